@@ -1,0 +1,62 @@
+# Relay — run `make help` for the list of targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+# The PostgreSQL the suite also runs against (database `test`, trust auth).
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run worker test test-sqlite test-postgres lint format migrate migration bench demo clean
+
+help: ## Show this list
+	@grep -hE '^[a-z][a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the relay with its test tools
+
+run: install ## Serve the relay on SQLite at http://127.0.0.1:8000 (RELAY_* variables apply)
+	$(BIN)/relay db upgrade
+	$(BIN)/relay serve
+
+worker: install ## Run the delivery and maintenance worker
+	$(BIN)/relay worker
+
+migrate: install ## Apply database migrations (relay db upgrade)
+	$(BIN)/relay db upgrade
+
+migration: install ## Autogenerate a migration from the models: make migration m="what changed"
+	$(BIN)/relay db migrate -m "$(m)"
+
+lint: install ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install ## Format the code with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint test-sqlite test-postgres ## Lint, then the whole suite on SQLite and on PostgreSQL, with coverage
+	$(BIN)/coverage report
+
+test-sqlite: install ## The suite on SQLite
+	$(BIN)/pytest --cov=relay --cov-report= $(PYTEST_ARGS)
+
+test-postgres: install ## The suite on PostgreSQL ($(PG_TEST_URL)); unreachable is a failure under CI=1
+	@if $(BIN)/python -m tests.pg_reachable "$(PG_TEST_URL)"; then \
+		RELAY_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest --cov=relay --cov-append --cov-report= $(PYTEST_ARGS); \
+	elif [ -n "$$CI" ]; then \
+		echo "PostgreSQL at $(PG_TEST_URL) is unreachable: failing (CI is set)"; exit 1; \
+	else \
+		echo "WARNING: PostgreSQL at $(PG_TEST_URL) is unreachable: the PostgreSQL run was SKIPPED"; \
+	fi
+
+clean: ## Remove the virtualenv, caches and the local SQLite database
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov instance

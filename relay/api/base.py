@@ -1,0 +1,179 @@
+"""Project-wide API pieces: Api, Blueprint, Schema, the JSON body parser, auth and paging."""
+
+import functools
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar, cast
+
+import flask_smorest
+import marshmallow as ma
+from flask import current_app, g, request
+from webargs import core
+from webargs.flaskparser import FlaskParser
+
+from relay import auth, jsonutil
+from relay.auth import Identity, Role
+from relay.db import set_write_intent
+from relay.errors import BadRequest, Invalid, NotFound
+from relay.extensions import db
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Fields the relay sets itself: a client sending one is told so, not silently ignored.
+READ_ONLY_FIELDS = frozenset(
+    {
+        "id",
+        "state",
+        "status",
+        "version",
+        "tenant",
+        "tenant_id",
+        "holder",
+        "instances",
+        "created_at",
+        "updated_at",
+        "completed_at",
+        "claimed_at",
+        "processed_at",
+        "last_seen_at",
+        "pin",
+        "document_id",
+        "result_id",
+        "password_hash",
+    }
+)
+
+
+class RelayParser(FlaskParser):
+    """Parse JSON bodies with exact decimals, whatever Content-Type the client sent.
+
+    1C's HTTPСоединение and many scripts forget the Content-Type header; the body is JSON or
+    it is refused with a 400 that says so.
+    """
+
+    DEFAULT_VALIDATION_STATUS = 422
+
+    def _raw_load_json(self, req: Any) -> Any:
+        data = req.get_data(cache=True)
+        if not data:
+            return core.missing
+        try:
+            return jsonutil.loads(data)
+        except (ValueError, RecursionError) as err:
+            raise BadRequest(
+                f"The request body is not valid JSON ({str(err)[:120]}).", code="malformed_json"
+            ) from err
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = RelayParser()
+
+
+class Schema(ma.Schema):
+    """Refuses unknown fields, and says so plainly for the ones the relay writes itself."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    def handle_error(
+        self, error: ma.ValidationError, data: Any, *, many: bool, **kwargs: Any
+    ) -> None:
+        raise ma.ValidationError(_explain_unknown(error.messages))
+
+
+def _explain_unknown(messages: Any) -> Any:
+    if isinstance(messages, dict):
+        out = {}
+        for name, value in messages.items():
+            if value == ["Unknown field."]:
+                value = (
+                    ["Read-only: the relay sets this field; do not send it."]
+                    if name in READ_ONLY_FIELDS
+                    else ["Unknown field."]
+                )
+            else:
+                value = _explain_unknown(value)
+            out[name] = value
+        return out
+    return messages
+
+
+class PageArgs(Schema):
+    after = ma.fields.String(
+        load_default=None, metadata={"description": "Cursor from the previous page's `next`."}
+    )
+    limit = ma.fields.Integer(
+        load_default=None, metadata={"description": "Page size (default 100, at most 500)."}
+    )
+
+
+def page_limit(value: int | None) -> int:
+    """Return the page size asked for, or the default; refuse one outside the allowed range."""
+    cap = int(current_app.config["PAGE_SIZE_MAX"])
+    if value is None:
+        return int(current_app.config["PAGE_SIZE_DEFAULT"])
+    if not 1 <= value <= cap:
+        raise Invalid(
+            f"limit must be between 1 and {cap}.",
+            details={"fields": {"limit": [f"Must be between 1 and {cap}."]}},
+        )
+    return value
+
+
+def id_cursor(value: str | None) -> uuid.UUID | None:
+    """Decode a cursor that is the last id of the previous page."""
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError as err:
+        raise Invalid(
+            "The cursor is not one this list gave out; start again without 'after'.",
+            code="invalid_cursor",
+            details={"fields": {"after": ["Unknown cursor."]}},
+        ) from err
+
+
+def path_id(value: str, what: str = "document") -> uuid.UUID:
+    """Turn an id from the URL into a UUID; a malformed one is simply not found."""
+    try:
+        return uuid.UUID(value)
+    except ValueError as err:
+        raise NotFound(f"There is no {what} {value}.", code=f"{what}_not_found") from err
+
+
+def authenticated(role: Role) -> Callable[[F], F]:
+    """Authenticate the bearer token, require ``role``, and keep the identity in ``g``."""
+
+    def decorator(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            identity = auth.authenticate(request.headers.get("Authorization"))
+            auth.require(identity, role)
+            g.identity = identity
+            resolution = timedelta(seconds=current_app.config["LAST_SEEN_RESOLUTION_SECONDS"])
+            if auth.device_seen_stale(identity, resolution):
+                _mark_seen(identity, resolution)
+            return fn(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorator
+
+
+def _mark_seen(identity: Identity, resolution: timedelta) -> None:
+    # Its own short write transaction, so a GET stays a read and a failed request still
+    # counts as the device having called.
+    db.session.commit()
+    set_write_intent(True)
+    try:
+        auth.mark_device_seen(identity, resolution)
+        db.session.commit()
+    finally:
+        set_write_intent(request.method not in ("GET", "HEAD", "OPTIONS"))
+
+
+def identity() -> Identity:
+    """The identity of the current request (set by ``authenticated``)."""
+    return cast(Identity, g.identity)

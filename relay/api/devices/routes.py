@@ -1,0 +1,134 @@
+"""Devices: the accounting side's picker, and what admins do to devices."""
+
+from typing import Any
+
+from flask.views import MethodView
+
+from relay import devices
+from relay.api.base import (
+    Blueprint,
+    PageArgs,
+    authenticated,
+    id_cursor,
+    identity,
+    page_limit,
+    path_id,
+)
+from relay.api.devices.schemas import (
+    AdminDeviceList,
+    AdminDeviceOut,
+    AdminDeviceQuery,
+    DeviceList,
+    DevicePatch,
+    RevokedOut,
+)
+from relay.api.fields import Empty
+from relay.db import transaction
+from relay.models import Device
+from relay.timeutil import iso
+
+blp = Blueprint(
+    "devices",
+    __name__,
+    url_prefix="/api/v1/devices",
+    description="Active terminals, to pick one instead of typing its PIN (accounting key).",
+)
+admin_blp = Blueprint(
+    "admin_devices",
+    __name__,
+    url_prefix="/api/v1/admin/devices",
+    description="Rename, switch mode, re-issue PINs, revoke (admin key).",
+)
+
+
+def device_out(device: Device) -> dict[str, Any]:
+    return {
+        "id": str(device.id),
+        "pin": device.pin,
+        "name": device.name,
+        "model": device.model,
+        "mode": device.mode,
+        "last_seen_at": iso(device.last_seen_at),
+        "serial": device.serial,
+        "status": device.status,
+        "last_pin": device.last_pin,
+        "created_at": iso(device.created_at),
+        "revoked_at": iso(device.revoked_at),
+    }
+
+
+def _page(args: dict[str, Any], status: str | None) -> dict[str, Any]:
+    limit = page_limit(args["limit"])
+    rows = devices.list_devices(
+        identity().tenant_id, status=status, after=id_cursor(args["after"]), limit=limit
+    )
+    page = rows[:limit]
+    return {
+        "devices": [device_out(d) for d in page],
+        "next": str(page[-1].id) if len(rows) > limit else None,
+    }
+
+
+@blp.route("")
+class DevicesView(MethodView):
+    @authenticated("accounting")
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, DeviceList)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List active devices with their PINs."""
+        return _page(args, "active")
+
+
+@admin_blp.route("")
+class AdminDevicesView(MethodView):
+    @authenticated("admin")
+    @admin_blp.arguments(AdminDeviceQuery, location="query")
+    @admin_blp.response(200, AdminDeviceList)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List devices, active and revoked."""
+        return _page(args, args.get("status"))
+
+
+@admin_blp.route("/<device_id>")
+class AdminDeviceView(MethodView):
+    @authenticated("admin")
+    @admin_blp.response(200, AdminDeviceOut)
+    def get(self, device_id: str) -> dict[str, Any]:
+        """Read one device."""
+        return device_out(devices.get(identity().tenant_id, path_id(device_id, "device")))
+
+    @authenticated("admin")
+    @admin_blp.arguments(DevicePatch)
+    @admin_blp.response(200, AdminDeviceOut)
+    def patch(self, data: dict[str, Any], device_id: str) -> dict[str, Any]:
+        """Rename a device or switch its mode (online / offline)."""
+        with transaction():
+            device = devices.get(identity().tenant_id, path_id(device_id, "device"))
+            devices.update_device(device, name=data.get("name"), mode=data.get("mode"))
+        return device_out(device)
+
+
+@admin_blp.route("/<device_id>/revoke")
+class RevokeView(MethodView):
+    @authenticated("admin")
+    @admin_blp.arguments(Empty)
+    @admin_blp.response(200, RevokedOut)
+    def post(self, _data: dict[str, Any], device_id: str) -> dict[str, Any]:
+        """Revoke a device: its PIN is freed, its token dies; its unfinished work is listed."""
+        with transaction():
+            device = devices.get(identity().tenant_id, path_id(device_id, "device"))
+            unfinished = devices.revoke(device)
+        return {**device_out(device), "unfinished_instances": [str(i) for i in unfinished]}
+
+
+@admin_blp.route("/<device_id>/new-pin")
+class NewPinView(MethodView):
+    @authenticated("admin")
+    @admin_blp.arguments(Empty)
+    @admin_blp.response(200, AdminDeviceOut)
+    def post(self, _data: dict[str, Any], device_id: str) -> dict[str, Any]:
+        """Give a device a new PIN (the old one stops addressing it)."""
+        with transaction():
+            device = devices.get(identity().tenant_id, path_id(device_id, "device"))
+            devices.new_pin(device)
+        return device_out(device)

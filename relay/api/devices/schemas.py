@@ -1,0 +1,51 @@
+"""Devices for the accounting side's picker and for admins."""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from relay.api.base import PageArgs, Schema
+
+
+class DeviceOut(Schema):
+    id = ma.fields.String()
+    pin = ma.fields.String(allow_none=True)
+    name = ma.fields.String()
+    model = ma.fields.String()
+    serial = ma.fields.String()
+    mode = ma.fields.String(
+        metadata={"description": "online: results go by webhook; offline: accounting pulls them"}
+    )
+    last_seen_at = ma.fields.String(allow_none=True)
+
+
+class AdminDeviceOut(DeviceOut):
+    status = ma.fields.String()
+    last_pin = ma.fields.String(allow_none=True)
+    created_at = ma.fields.String()
+    revoked_at = ma.fields.String(allow_none=True)
+
+
+class DeviceList(Schema):
+    devices = ma.fields.List(ma.fields.Nested(DeviceOut))
+    next = ma.fields.String(allow_none=True)
+
+
+class AdminDeviceList(Schema):
+    devices = ma.fields.List(ma.fields.Nested(AdminDeviceOut))
+    next = ma.fields.String(allow_none=True)
+
+
+class AdminDeviceQuery(PageArgs):
+    status = ma.fields.String(validate=validate.OneOf(["active", "revoked"]))
+
+
+class DevicePatch(Schema):
+    name = ma.fields.String(validate=validate.Length(1, 100))
+    mode = ma.fields.String(validate=validate.OneOf(["online", "offline"]))
+
+
+class RevokedOut(AdminDeviceOut):
+    unfinished_instances = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "Instances the device held or alone was sent: reroute them."},
+    )

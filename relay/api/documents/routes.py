@@ -1,0 +1,206 @@
+"""Accounting side: push documents, list them, read one with its timeline, cancel."""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from flask import current_app
+from flask.views import MethodView
+from sqlalchemy import select
+
+from relay import documents, events, lifecycle, routing
+from relay.api.base import Blueprint, authenticated, id_cursor, identity, page_limit, path_id
+from relay.api.documents.schemas import (
+    DocumentList,
+    DocumentOut,
+    DocumentQuery,
+    PushIn,
+    PushOut,
+)
+from relay.api.fields import Empty
+from relay.db import transaction
+from relay.errors import Invalid
+from relay.extensions import db
+from relay.models import Document, Instance, Result
+from relay.routing import Addressee, Target
+from relay.timeutil import iso
+
+blp = Blueprint(
+    "documents",
+    __name__,
+    url_prefix="/api/v1/documents",
+    description="Push documents to terminals and follow them (accounting key).",
+)
+
+
+def instance_out(instance: Instance, addressees: Sequence[Addressee]) -> dict[str, Any]:
+    described = [a.describe() for a in addressees]
+    return {
+        "id": str(instance.id),
+        "state": instance.state,
+        "addressee": described[0] if len(described) == 1 else None,
+        "addressees": described,
+    }
+
+
+def pushed_out(outcome: documents.Pushed) -> dict[str, Any]:
+    document = outcome.document
+    return {
+        "id": str(document.id),
+        "external_id": document.external_id,
+        "business_process": document.business_process,
+        "version": document.version,
+        "state": outcome.state,
+        "status": outcome.status,
+        "instances": [instance_out(i, outcome.addressees.get(i.id, [])) for i in outcome.instances],
+    }
+
+
+def summary_out(document: Document, state: str) -> dict[str, Any]:
+    return {
+        "id": str(document.id),
+        "external_id": document.external_id,
+        "business_process": document.business_process,
+        "business_process_version": document.business_process_version,
+        "number": document.number,
+        "date": document.date,
+        "version": document.version,
+        "state": state,
+        "created_at": iso(document.created_at),
+        "updated_at": iso(document.updated_at),
+    }
+
+
+def document_out(document: Document) -> dict[str, Any]:
+    """A document with its instances (who holds each), results and timeline."""
+    instances = documents.instances_of(document)
+    keys = lifecycle.addressee_keys(document.tenant_id, [i.id for i in instances])
+    described = routing.describe_keys(document.tenant_id, [k for ks in keys.values() for k in ks])
+    out = summary_out(document, lifecycle.document_state(i.state for i in instances))
+    out_instances = []
+    for instance in instances:
+        item = instance_out(instance, [described[k] for k in keys[instance.id] if k in described])
+        item["holder"] = (
+            lifecycle.holder_of(instance)
+            if instance.state in ("claimed", "cancelled") and instance.holder_device_id
+            else None
+        )
+        out_instances.append(item)
+    result_ids = db.session.scalars(
+        select(Result.id)
+        .where(Result.tenant_id == document.tenant_id, Result.document_id == document.id)
+        .order_by(Result.completed_at)
+    )
+    out.update(
+        header=document.header,
+        lines=document.lines,
+        target=document.target,
+        instances=out_instances,
+        result_ids=[str(r) for r in result_ids],
+        timeline=[
+            {
+                "at": iso(e.at),
+                "kind": e.kind,
+                "actor": e.actor,
+                "instance_id": str(e.instance_id) if e.instance_id else None,
+                "device_id": str(e.device_id) if e.device_id else None,
+                "user_id": str(e.user_id) if e.user_id else None,
+                "details": e.details,
+            }
+            for e in events.timeline(document.tenant_id, document.id)
+        ],
+    )
+    return out
+
+
+def _target(data: dict[str, Any] | None) -> Target:
+    if not data:
+        return Target()
+    return Target(
+        pin=data.get("pin"),
+        device_id=data.get("device_id"),
+        users=tuple(data.get("users") or ()),
+        groups=tuple(data.get("groups") or ()),
+        all=bool(data.get("all")),
+    )
+
+
+def _check_limits(docs: Sequence[dict[str, Any]]) -> None:
+    max_docs = current_app.config["PUSH_MAX_DOCUMENTS"]
+    max_lines = current_app.config["DOCUMENT_MAX_LINES"]
+    if len(docs) > max_docs:
+        raise Invalid(
+            f"A push carries at most {max_docs} documents; this one has {len(docs)}. "
+            "Split it into several pushes.",
+            code="too_many_documents",
+            details={"limit": max_docs, "count": len(docs)},
+        )
+    for doc in docs:
+        if len(doc["lines"]) > max_lines:
+            raise Invalid(
+                f"Document {doc['external_id']!r} has {len(doc['lines'])} lines; a document "
+                f"carries at most {max_lines}.",
+                code="too_many_lines",
+                details={"limit": max_lines, "external_id": doc["external_id"]},
+            )
+
+
+@blp.route("")
+class DocumentsView(MethodView):
+    @authenticated("accounting")
+    @blp.arguments(PushIn)
+    @blp.response(201, PushOut)
+    @blp.alt_response(200, schema=PushOut, description="Every document existed unchanged.")
+    def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """Push documents under one business process, routed by its rules (all or none)."""
+        _check_limits(data["documents"])
+        with transaction():
+            outcomes = documents.push(
+                identity(), data["business_process"], _target(data["target"]), data["documents"]
+            )
+            body = {"documents": [pushed_out(o) for o in outcomes]}
+        status = 200 if all(o.status == "unchanged" for o in outcomes) else 201
+        return body, status
+
+    @authenticated("accounting")
+    @blp.arguments(DocumentQuery, location="query")
+    @blp.response(200, DocumentList)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List documents, oldest first, filtered by process, external id or state."""
+        limit = page_limit(args["limit"])
+        rows = documents.search(
+            identity().tenant_id,
+            business_process=args.get("business_process"),
+            external_id=args.get("external_id"),
+            state=args.get("state"),
+            after=id_cursor(args["after"]),
+            limit=limit,
+        )
+        page, more = rows[:limit], len(rows) > limit
+        states = documents.states_of(identity().tenant_id, [d.id for d in page])
+        return {
+            "documents": [summary_out(d, states[d.id]) for d in page],
+            "next": str(page[-1].id) if more else None,
+        }
+
+
+@blp.route("/<document_id>")
+class DocumentView(MethodView):
+    @authenticated("accounting")
+    @blp.response(200, DocumentOut)
+    def get(self, document_id: str) -> dict[str, Any]:
+        """Read a document with its instances, results and timeline."""
+        return document_out(documents.get(identity().tenant_id, path_id(document_id)))
+
+
+@blp.route("/<document_id>/cancel")
+class CancelView(MethodView):
+    @authenticated("accounting")
+    @blp.arguments(Empty)
+    @blp.response(200, DocumentOut)
+    def post(self, _data: dict[str, Any], document_id: str) -> dict[str, Any]:
+        """Cancel a document that is not completed yet; terminals see it cancelled."""
+        doc_id: uuid.UUID = path_id(document_id)
+        with transaction():
+            document, _instances = documents.cancel(identity(), doc_id)
+        return document_out(document)

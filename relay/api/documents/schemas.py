@@ -1,0 +1,176 @@
+"""Push and read documents (accounting side)."""
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import validate
+
+from relay.api.base import PageArgs, Schema
+from relay.api.fields import DocumentDate, Identifier, Quantity
+
+_SCALAR = (str, int, float, bool, type(None))
+
+
+class TargetSchema(Schema):
+    pin = ma.fields.String(validate=validate.Regexp(r"^\d{1,12}$", error="A PIN is digits only."))
+    device_id = ma.fields.UUID()
+    users = ma.fields.List(
+        ma.fields.String(validate=validate.Length(1, 64)), validate=validate.Length(min=1, max=1000)
+    )
+    groups = ma.fields.List(
+        ma.fields.String(validate=validate.Length(1, 100)),
+        validate=validate.Length(min=1, max=1000),
+    )
+    all = ma.fields.Boolean()
+
+    @ma.validates_schema
+    def _one_kind(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        kinds = [
+            name
+            for name, present in (
+                ("pin", "pin" in data),
+                ("device_id", "device_id" in data),
+                ("users/groups", "users" in data or "groups" in data),
+                ("all", bool(data.get("all"))),
+            )
+            if present
+        ]
+        if len(kinds) > 1:
+            raise ma.ValidationError(
+                "A target is one of: a PIN, a device_id, users and/or groups, or all: "
+                f"got {', '.join(kinds)}."
+            )
+
+
+class LineIn(ma.Schema):
+    """A declared line; fields beyond the known ones are kept and sent on (scalars only)."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    line_id = Identifier(max_length=64)
+    product_id = ma.fields.String(validate=validate.Length(max=200))
+    barcode = ma.fields.String(validate=validate.Length(max=200))
+    name = ma.fields.String(validate=validate.Length(max=500))
+    unit = ma.fields.String(validate=validate.Length(max=50))
+    declared_qty = Quantity(allow_none=True)
+
+    @ma.validates_schema(pass_original=True)
+    def _extra_scalars(self, data: dict[str, Any], original: Any, **_kwargs: Any) -> None:
+        if not isinstance(original, dict):
+            return
+        bad = {
+            name: ["Extra line fields must be text, numbers, booleans or null."]
+            for name, value in original.items()
+            if name not in self.fields and not isinstance(value, _SCALAR)
+        }
+        if bad:
+            raise ma.ValidationError(bad)
+
+
+class DocumentIn(Schema):
+    external_id = Identifier(
+        required=True,
+        max_length=200,
+        metadata={"description": "The accounting side's id of the document."},
+    )
+    number = ma.fields.String(validate=validate.Length(max=64), load_default="")
+    date = DocumentDate(load_default=None, allow_none=True)
+    header = ma.fields.Dict(
+        keys=ma.fields.String(validate=validate.Length(1, 64)), load_default=dict
+    )
+    lines = ma.fields.List(ma.fields.Nested(LineIn), load_default=list)
+
+    @ma.post_load
+    def _number_lines(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        # Lines without a line_id are numbered by position, as 1C numbers table rows.
+        for index, line in enumerate(data["lines"], start=1):
+            line.setdefault("line_id", str(index))
+        return data
+
+
+class PushIn(Schema):
+    business_process = ma.fields.String(required=True, validate=validate.Length(1, 64))
+    target = ma.fields.Nested(TargetSchema, load_default=None, allow_none=True)
+    documents = ma.fields.List(
+        ma.fields.Nested(DocumentIn), required=True, validate=validate.Length(min=1)
+    )
+
+
+class AddresseeOut(Schema):
+    type = ma.fields.String(metadata={"description": "device, user, group or all"})
+    device_id = ma.fields.String()
+    pin = ma.fields.String(allow_none=True)
+    user_id = ma.fields.String()
+    group_id = ma.fields.String()
+    login = ma.fields.String()
+    name = ma.fields.String(allow_none=True)
+
+
+class InstanceOut(Schema):
+    id = ma.fields.String()
+    state = ma.fields.String()
+    addressee = ma.fields.Nested(
+        AddresseeOut, allow_none=True, metadata={"description": "The addressee, when there is one."}
+    )
+    addressees = ma.fields.List(ma.fields.Nested(AddresseeOut))
+    holder = ma.fields.Dict(allow_none=True)
+
+
+class PushedDocumentOut(Schema):
+    id = ma.fields.String()
+    external_id = ma.fields.String()
+    business_process = ma.fields.String()
+    version = ma.fields.Integer()
+    state = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "created, unchanged or replaced"})
+    instances = ma.fields.List(ma.fields.Nested(InstanceOut))
+
+
+class PushOut(Schema):
+    documents = ma.fields.List(ma.fields.Nested(PushedDocumentOut))
+
+
+class DocumentQuery(PageArgs):
+    business_process = ma.fields.String()
+    external_id = ma.fields.String()
+    state = ma.fields.String(
+        validate=validate.OneOf(["queued", "claimed", "completed", "processed", "cancelled"])
+    )
+
+
+class DocumentSummary(Schema):
+    id = ma.fields.String()
+    external_id = ma.fields.String()
+    business_process = ma.fields.String()
+    business_process_version = ma.fields.Integer()
+    number = ma.fields.String()
+    date = ma.fields.String(allow_none=True)
+    version = ma.fields.Integer()
+    state = ma.fields.String()
+    created_at = ma.fields.String()
+    updated_at = ma.fields.String()
+
+
+class DocumentList(Schema):
+    documents = ma.fields.List(ma.fields.Nested(DocumentSummary))
+    next = ma.fields.String(allow_none=True)
+
+
+class EventOut(Schema):
+    at = ma.fields.String()
+    kind = ma.fields.String()
+    actor = ma.fields.String()
+    instance_id = ma.fields.String(allow_none=True)
+    device_id = ma.fields.String(allow_none=True)
+    user_id = ma.fields.String(allow_none=True)
+    details = ma.fields.Dict()
+
+
+class DocumentOut(DocumentSummary):
+    header = ma.fields.Dict()
+    lines = ma.fields.List(ma.fields.Dict())
+    target = ma.fields.Dict(allow_none=True)
+    instances = ma.fields.List(ma.fields.Nested(InstanceOut))
+    result_ids = ma.fields.List(ma.fields.String())
+    timeline = ma.fields.List(ma.fields.Nested(EventOut))

@@ -1,0 +1,143 @@
+"""Every error leaves the relay in one shape: {"error": {"code", "message", "details"}}."""
+
+import logging
+from typing import Any
+
+import flask_smorest
+import marshmallow as ma
+from flask import Flask, Response, current_app, jsonify, request
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from relay.errors import RelayError, first_field_error
+
+log = logging.getLogger(__name__)
+
+
+class ErrorBody(ma.Schema):
+    code = ma.fields.String(metadata={"description": "Stable machine-readable code."})
+    message = ma.fields.String(metadata={"description": "A sentence an operator can act on."})
+    details = ma.fields.Dict(metadata={"description": "Field errors and other specifics."})
+
+
+class ErrorSchema(ma.Schema):
+    error = ma.fields.Nested(ErrorBody)
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+_HTTP_CODES = {
+    400: ("bad_request", "The request is malformed."),
+    401: ("unauthorized", "Credentials are missing or wrong."),
+    403: ("forbidden", "This credential may not do that."),
+    404: ("not_found", "There is nothing at {method} {path}; see /api/v1/docs for the API."),
+    405: ("method_not_allowed", "{path} does not take {method}; see /api/v1/docs."),
+    413: (
+        "body_too_large",
+        "The request body is over the limit of {limit} bytes; send fewer "
+        "documents or lines per request.",
+    ),
+    415: ("unsupported_media_type", "Send the body as JSON."),
+    422: ("validation_failed", "The request is not valid."),
+    429: ("rate_limited", "Too many attempts; wait and try again."),
+}
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    """werkzeug's HTTP errors (including webargs' 422 and Flask-Limiter's 429) in our shape."""
+    status = error.code or 500
+    code, template = _HTTP_CODES.get(status, ("error", error.description or "Error."))
+    message = template.format(
+        method=request.method,
+        path=request.path,
+        limit=current_app.config.get("MAX_CONTENT_LENGTH"),
+    )
+    details: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages")
+    if status == 422 and messages:
+        # webargs: {"json": {...field errors...}} or {"query": {...}}
+        location, fields = next(iter(messages.items()))
+        details = {"location": location, "fields": fields}
+        first = first_field_error(fields)
+        if first:
+            message = f"The request is not valid: {first}."
+    if status == 429:
+        retry_after = error.get_response().headers.get("Retry-After") or "60"
+        headers["Retry-After"] = retry_after
+        message = f"Too many failed attempts from this address; try again in {retry_after} s."
+    if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
+        headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+    return error_response(status, code, message, details, headers)
+
+
+def handle_relay_error(error: RelayError) -> Response:
+    return error_response(error.status, error.code, error.message, error.details, error.headers)
+
+
+def handle_integrity_error(error: IntegrityError) -> Response:
+    # The domain checks every rule it can; what reaches here is two requests racing for the
+    # same unique key. The loser's transaction was rolled back, so retrying is safe.
+    log.info("integrity conflict: %s", error.orig)
+    return error_response(
+        409,
+        "conflict",
+        "The request collided with a concurrent change and was not applied; retry it.",
+    )
+
+
+def handle_operational_error(error: DBAPIError) -> Response:
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate == "55P03" or "database is locked" in str(error.orig):
+        return error_response(
+            409 if sqlstate == "55P03" else 503,
+            "busy",
+            "The document is being changed by another request; nothing was applied. "
+            "Retry in a moment.",
+            headers={"Retry-After": "1"},
+        )
+    log.exception("database unavailable")
+    return error_response(
+        503,
+        "database_unavailable",
+        "The relay cannot reach its database; nothing was applied. Retry shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def handle_unexpected(error: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return error_response(
+        500,
+        "internal_error",
+        "The relay failed unexpectedly; nothing was applied. The error is logged.",
+    )
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest's Api, reporting errors in the relay's shape."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        return handle_http_exception(error)
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(RelayError, handle_relay_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(OperationalError, handle_operational_error)
+    app.register_error_handler(Exception, handle_unexpected)

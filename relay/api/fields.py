@@ -1,0 +1,84 @@
+"""Field types shared by several resources."""
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import validate
+
+from relay.api.base import Schema
+
+MAX_DECIMAL_PLACES = 6
+MAX_INTEGER_DIGITS = 12
+
+
+class Quantity(ma.fields.Decimal):
+    """A decimal quantity: a JSON number (never a float), not negative, not NaN, not a bool."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("validate", validate.Range(min=0))
+        kwargs.setdefault("metadata", {"type": "number"})
+        super().__init__(allow_nan=False, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+            raise self.make_error("invalid")
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if result is None:  # pragma: no cover - None is handled before _deserialize
+            raise self.make_error("invalid")
+        exponent = result.as_tuple().exponent
+        if not isinstance(exponent, int) or exponent < -MAX_DECIMAL_PLACES:
+            raise ma.ValidationError(f"At most {MAX_DECIMAL_PLACES} decimal places.")
+        if result.adjusted() >= MAX_INTEGER_DIGITS:
+            raise ma.ValidationError(f"At most {MAX_INTEGER_DIGITS} digits before the point.")
+        return result
+
+
+class Identifier(ma.fields.Field):
+    """An identifier the accounting side chooses: a string, or an integer taken as its text."""
+
+    default_error_messages = {  # noqa: RUF012 - marshmallow's API
+        "invalid": "Must be a string or an integer.",
+        "length": "Must be 1 to {max} characters.",
+    }
+
+    def __init__(self, *, max_length: int = 200, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_length = max_length
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise self.make_error("invalid")
+        text = str(value).strip()
+        if not 1 <= len(text) <= self.max_length:
+            raise self.make_error("length", max=self.max_length)
+        return text
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return value
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+class DocumentDate(ma.fields.String):
+    """An ISO 8601 date, or date and time, as 1C writes it: "2026-11-20", "2026-11-20T00:00:00"."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not _DATE.match(text):
+            raise ma.ValidationError("Must be an ISO 8601 date, e.g. 2026-11-20.")
+        try:
+            if "T" in text or " " in text:
+                datetime.fromisoformat(text.replace("Z", "+00:00"))
+            else:
+                date.fromisoformat(text)
+        except ValueError as err:
+            raise ma.ValidationError("Not a real date.") from err
+        return text
+
+
+class Empty(Schema):
+    """No body fields."""

@@ -1,0 +1,39 @@
+"""User groups (Appendix A)."""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from relay.api.base import PageArgs, Schema
+
+NAME = validate.Regexp(
+    r"^[^\s/][^/]{0,98}[^\s/]$|^[^\s/]$",
+    error="1 to 100 characters, no '/' and no spaces at the ends.",
+)
+
+
+class GroupIn(Schema):
+    name = ma.fields.String(required=True, validate=NAME)
+    members = ma.fields.List(
+        ma.fields.String(), load_default=list, validate=validate.Length(max=10_000)
+    )
+
+
+class GroupPatch(Schema):
+    name = ma.fields.String(validate=NAME)
+    members = ma.fields.List(ma.fields.String(), validate=validate.Length(max=10_000))
+
+
+class GroupOut(Schema):
+    id = ma.fields.String()
+    name = ma.fields.String()
+    members = ma.fields.List(ma.fields.String())
+    created_at = ma.fields.String()
+
+
+class GroupList(Schema):
+    groups = ma.fields.List(ma.fields.Nested(GroupOut))
+    next = ma.fields.String(allow_none=True)
+
+
+class GroupQuery(PageArgs):
+    pass

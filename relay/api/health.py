@@ -1,0 +1,39 @@
+"""Liveness and readiness, for load balancers and process managers."""
+
+from typing import Any
+
+from flask.views import MethodView
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from relay.api.base import Blueprint
+from relay.api.errors import error_response
+from relay.extensions import db
+
+blp = Blueprint("health", __name__, description="Is the relay up, and can it reach its database?")
+
+
+@blp.route("/healthz")
+class Healthz(MethodView):
+    @blp.doc(security=[])
+    @blp.response(200)
+    def get(self) -> dict[str, Any]:
+        """The process is up."""
+        return {"status": "ok"}
+
+
+@blp.route("/readyz")
+class Readyz(MethodView):
+    @blp.doc(security=[])
+    @blp.response(200)
+    @blp.alt_response(503, description="The database cannot be reached.")
+    def get(self) -> Any:
+        """The database answers."""
+        try:
+            db.session.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            db.session.rollback()
+            return error_response(
+                503, "database_unavailable", "The relay cannot reach its database."
+            )
+        return {"status": "ok", "database": db.engine.dialect.name}

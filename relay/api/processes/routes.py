@@ -1,0 +1,80 @@
+"""Admins read and edit the tenant's business processes; every edit bumps the version."""
+
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+
+from relay import processes
+from relay.api.base import Blueprint, RelayParser, authenticated, identity
+from relay.api.processes.schemas import ProcessList, ProcessOut
+from relay.db import transaction
+from relay.errors import Invalid
+from relay.models import BusinessProcess
+from relay.timeutil import iso
+
+blp = Blueprint(
+    "admin_processes",
+    __name__,
+    url_prefix="/api/v1/admin/business-processes",
+    description="Business-process rules: routing, quantity control, load instructions (admin key).",
+)
+_parser = RelayParser()
+
+
+def process_out(row: BusinessProcess) -> dict[str, Any]:
+    return {
+        "key": row.key,
+        "version": row.version,
+        "updated_at": iso(row.updated_at),
+        "definition": processes.dump_definition(row.definition),
+    }
+
+
+def _body() -> dict[str, Any]:
+    # The definition is validated by the domain's own schema (the same one the YAML files
+    # pass), so the body is read raw here.
+    data = _parser._raw_load_json(request)
+    if not isinstance(data, dict):
+        raise Invalid("Send the business process as a JSON object of its fields.")
+    return data
+
+
+@blp.route("")
+class ProcessesView(MethodView):
+    @authenticated("admin")
+    @blp.response(200, ProcessList)
+    def get(self) -> dict[str, Any]:
+        """List the tenant's business processes at their current versions."""
+        return {
+            "business_processes": [
+                process_out(r) for r in processes.list_current(identity().tenant_id)
+            ]
+        }
+
+
+@blp.route("/<key>")
+class ProcessView(MethodView):
+    @authenticated("admin")
+    @blp.response(200, ProcessOut)
+    def get(self, key: str) -> dict[str, Any]:
+        """Read one business process."""
+        return process_out(processes.get(identity().tenant_id, key))
+
+    @authenticated("admin")
+    @blp.response(200, ProcessOut)
+    def put(self, key: str) -> dict[str, Any]:
+        """Replace a business process (or create it): every field, validated; version + 1."""
+        data = _body()
+        with transaction():
+            row = processes.save(identity().tenant_id, key, data, partial=False)
+        return process_out(row)
+
+    @authenticated("admin")
+    @blp.response(200, ProcessOut)
+    def patch(self, key: str) -> dict[str, Any]:
+        """Change some fields of a business process; the result is validated; version + 1."""
+        data = _body()
+        with transaction():
+            row = processes.save(identity().tenant_id, key, data, partial=True)
+        return process_out(row)

@@ -1,0 +1,16 @@
+"""Business processes as the admin API shows them: the YAML's fields as JSON, plus version."""
+
+import marshmallow as ma
+
+from relay.api.base import Schema
+
+
+class ProcessOut(Schema):
+    key = ma.fields.String()
+    version = ma.fields.Integer()
+    updated_at = ma.fields.String()
+    definition = ma.fields.Dict(metadata={"description": "The process's fields (see SPEC §5)."})
+
+
+class ProcessList(Schema):
+    business_processes = ma.fields.List(ma.fields.Nested(ProcessOut))

@@ -1,0 +1,55 @@
+"""Accounting side: pull completed results and acknowledge them."""
+
+from typing import Any
+
+from flask.views import MethodView
+
+from relay import results
+from relay.api.base import Blueprint, authenticated, identity, page_limit, path_id
+from relay.api.results.schemas import AckIn, AckOut, ResultList, ResultOut, ResultQuery
+from relay.db import transaction
+
+blp = Blueprint(
+    "results",
+    __name__,
+    url_prefix="/api/v1/results",
+    description="Completed documents waiting for the accounting side (accounting key).",
+)
+
+
+@blp.route("")
+class ResultsView(MethodView):
+    @authenticated("accounting")
+    @blp.arguments(ResultQuery, location="query")
+    @blp.response(200, ResultList)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List results not yet processed, in completion order."""
+        rows, cursor = results.feed(
+            identity().tenant_id, after=args["after"], limit=page_limit(args["limit"])
+        )
+        return {"results": results.payloads(rows), "next": cursor}
+
+
+@blp.route("/ack")
+class AckView(MethodView):
+    @authenticated("accounting")
+    @blp.arguments(AckIn)
+    @blp.response(200, AckOut)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Mark results processed; acknowledging one twice is harmless."""
+        with transaction():
+            processed, already = results.ack(identity(), data["ids"])
+        return {
+            "processed": [str(i) for i in processed],
+            "already_processed": [str(i) for i in already],
+        }
+
+
+@blp.route("/<result_id>")
+class ResultView(MethodView):
+    @authenticated("accounting")
+    @blp.response(200, ResultOut)
+    def get(self, result_id: str) -> dict[str, Any]:
+        """Read one result, processed or not."""
+        result = results.get(identity().tenant_id, path_id(result_id, "result"))
+        return results.payloads([result])[0]

@@ -1,0 +1,294 @@
+"""The terminal API (SPEC §9): everything under /api/v1/terminal/."""
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, current_app, request
+from flask.views import MethodView
+
+from relay import devices, inbox, lifecycle, lines, processes, users
+from relay.api.base import Blueprint, authenticated, id_cursor, identity, page_limit, path_id
+from relay.api.fields import Empty
+from relay.api.terminal.schemas import (
+    BatchCompletion,
+    BatchIn,
+    BatchOut,
+    ClaimOut,
+    CompleteIn,
+    CompleteOut,
+    EnrollIn,
+    EnrollOut,
+    Inbox,
+    InboxQuery,
+    SessionIn,
+    SessionOut,
+    StateOut,
+    TerminalDocument,
+)
+from relay.auth import Identity
+from relay.db import transaction
+from relay.errors import Forbidden, Invalid, RelayError, first_field_error
+from relay.extensions import db, limiter
+from relay.models import Document, Instance
+from relay.timeutil import iso, utcnow
+
+blp = Blueprint(
+    "terminal",
+    __name__,
+    url_prefix="/api/v1/terminal",
+    description="What terminals call: enrollment, operator sessions, inbox, claim, complete.",
+)
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code == 401
+
+
+class _ProcessCache:
+    """Process versions read once per request, however many documents share them."""
+
+    def __init__(self, tenant_id: int) -> None:
+        self.tenant_id = tenant_id
+        self._cache: dict[tuple[str, int], processes.Process] = {}
+
+    def of(self, document: Document) -> processes.Process:
+        key = (document.business_process, document.business_process_version)
+        if key not in self._cache:
+            self._cache[key] = processes.at_version(self.tenant_id, *key)
+        return self._cache[key]
+
+
+def _claimed_by_me(who: Identity, instance: Instance) -> bool:
+    return instance.holder_device_id == who.device_id and (
+        instance.holder_user_id is None or instance.holder_user_id == who.user_id
+    )
+
+
+def inbox_item(
+    who: Identity, instance: Instance, document: Document, process: processes.Process
+) -> dict[str, Any]:
+    return {
+        "id": str(instance.id),
+        "document_id": str(document.id),
+        "business_process": document.business_process,
+        "terminal_document_type": process["terminal_document_type"],
+        "external_id": document.external_id,
+        "number": document.number,
+        "date": document.date,
+        "state": instance.state,
+        "claimed_by_me": instance.state == "claimed" and _claimed_by_me(who, instance),
+        "collective": process.collective_work,
+        "version": document.version,
+    }
+
+
+@blp.route("/enroll")
+class EnrollView(MethodView):
+    @blp.doc(security=[])
+    @limiter.limit(lambda: current_app.config["RATELIMIT_ENROLL"], deduct_when=_failed)
+    @blp.arguments(EnrollIn)
+    @blp.response(201, EnrollOut)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Enroll a terminal with an enrollment code: get its device id, PIN and token."""
+        with transaction():
+            enrolled = devices.enroll(
+                data["code"], name=data["name"], model=data["model"], serial=data["serial"]
+            )
+        device = enrolled.device
+        return {
+            "device_id": str(device.id),
+            "pin": device.pin,
+            "token": enrolled.token,
+            "name": device.name,
+            "mode": device.mode,
+        }
+
+
+@blp.route("/sessions")
+class SessionsView(MethodView):
+    @authenticated("terminal")
+    @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], deduct_when=_failed)
+    @blp.arguments(SessionIn)
+    @blp.response(201, SessionOut)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Log an operator in on this terminal (with the device token)."""
+        who = identity()
+        if who.kind != "device":
+            raise Forbidden("Log in with the device token, not with another session.")
+        config = current_app.config
+        with transaction():
+            session = users.log_in(
+                who,
+                login=data["login"],
+                password=data["password"],
+                ttl=timedelta(seconds=config["SESSION_TTL_SECONDS"]),
+                lockout_failures=config["LOGIN_LOCKOUT_FAILURES"],
+                lockout=timedelta(seconds=config["LOGIN_LOCKOUT_SECONDS"]),
+            )
+        return {
+            "session_token": session.token,
+            "user": {"login": session.user.login, "name": session.user.name},
+            "expires_at": iso(utcnow() + timedelta(seconds=config["SESSION_TTL_SECONDS"])),
+        }
+
+
+@blp.route("/sessions/current")
+class CurrentSessionView(MethodView):
+    @authenticated("terminal")
+    @blp.response(204)
+    def delete(self) -> None:
+        """Log the operator out (with the session token)."""
+        who = identity()
+        if who.kind != "session":
+            raise Forbidden("Only an operator session can be logged out.")
+        with transaction():
+            users.log_out(who)
+
+
+@blp.route("/documents")
+class InboxView(MethodView):
+    @authenticated("terminal")
+    @blp.arguments(InboxQuery, location="query")
+    @blp.response(200, Inbox)
+    @blp.alt_response(304, description="The inbox has not changed since the ETag sent.")
+    def get(self, args: dict[str, Any]) -> Any:
+        """The inbox: documents waiting for this terminal or its operator, and those it holds.
+
+        Send the last ETag as If-None-Match: an unchanged inbox answers 304 without reading a
+        single document.
+        """
+        who = identity()
+        limit = page_limit(args["limit"])
+        after = id_cursor(args["after"])
+        audience = inbox.audience(who)
+        tag = inbox.etag(audience, after, limit)
+        if tag in request.if_none_match:
+            return Response(status=304, headers={"ETag": tag})
+        rows, cursor = inbox.page(who, audience, after, limit)
+        cache = _ProcessCache(who.tenant_id)
+        body = {
+            "documents": [inbox_item(who, i, d, cache.of(d)) for i, d in rows],
+            "next": str(cursor) if cursor else None,
+        }
+        return body, 200, {"ETag": tag}
+
+
+@blp.route("/documents/<instance_id>")
+class TerminalDocumentView(MethodView):
+    @authenticated("terminal")
+    @blp.response(200, TerminalDocument)
+    def get(self, instance_id: str) -> dict[str, Any]:
+        """One document with the header and line fields the process sends to terminals."""
+        who = identity()
+        loaded = lifecycle.load(who, path_id(instance_id))
+        process = loaded.process
+        header, out_lines = lines.for_terminal(
+            process, loaded.document.header, loaded.document.lines
+        )
+        return {
+            **inbox_item(who, loaded.instance, loaded.document, process),
+            "header": header,
+            "lines": out_lines,
+        }
+
+
+@blp.route("/documents/<instance_id>/claim")
+class ClaimView(MethodView):
+    @authenticated("terminal")
+    @blp.arguments(Empty)
+    @blp.response(200, ClaimOut)
+    def post(self, _data: dict[str, Any], instance_id: str) -> dict[str, Any]:
+        """Take a document; the answer's claim token is needed to complete it."""
+        with transaction():
+            instance, token = lifecycle.claim(identity(), path_id(instance_id))
+        return {"id": str(instance.id), "state": instance.state, "claim_token": token}
+
+
+@blp.route("/documents/<instance_id>/release")
+class ReleaseView(MethodView):
+    @authenticated("terminal")
+    @blp.arguments(Empty)
+    @blp.response(200, StateOut)
+    def post(self, _data: dict[str, Any], instance_id: str) -> dict[str, Any]:
+        """Give a document back to the queue (or dismiss one that was cancelled)."""
+        with transaction():
+            instance = lifecycle.release(identity(), path_id(instance_id))
+        return {"id": str(instance.id), "state": instance.state}
+
+
+@blp.route("/documents/<instance_id>/complete")
+class CompleteView(MethodView):
+    @authenticated("terminal")
+    @blp.arguments(CompleteIn)
+    @blp.response(200, CompleteOut)
+    def post(self, data: dict[str, Any], instance_id: str) -> dict[str, Any]:
+        """Complete a claimed document with the actual lines (idempotent per submission_id)."""
+        _check_completion_size(data)
+        with transaction():
+            return lifecycle.complete(identity(), path_id(instance_id), data)
+
+
+def _check_completion_size(data: dict[str, Any]) -> None:
+    cap = current_app.config["COMPLETION_MAX_LINES"]
+    if len(data["lines"]) > cap:
+        raise Invalid(
+            f"A completion carries at most {cap} lines; this one has {len(data['lines'])}.",
+            code="too_many_lines",
+            details={"limit": cap},
+        )
+
+
+_batch_item = BatchCompletion()
+
+
+@blp.route("/completions")
+class CompletionsView(MethodView):
+    @authenticated("terminal")
+    @blp.arguments(BatchIn)
+    @blp.response(200, BatchOut)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Upload many completions at once (a terminal back online): each stands alone.
+
+        Every completion is applied in its own transaction and answered with the status it
+        would have had on its own; a refused one does not stop the others.
+        """
+        cap = current_app.config["BATCH_MAX_COMPLETIONS"]
+        if len(data["completions"]) > cap:
+            raise Invalid(
+                f"A batch carries at most {cap} completions; send the rest in another batch.",
+                code="too_many_completions",
+                details={"limit": cap},
+            )
+        who = identity()
+        return {"results": [_complete_one(who, raw) for raw in data["completions"]]}
+
+
+def _complete_one(who: Identity, raw: Any) -> dict[str, Any]:
+    ident = raw.get("id") if isinstance(raw, dict) else None
+    submission = raw.get("submission_id") if isinstance(raw, dict) else None
+    item: dict[str, Any] = {
+        "id": ident if isinstance(ident, str) else None,
+        "submission_id": submission if isinstance(submission, str) else None,
+    }
+    try:
+        try:
+            payload = _batch_item.load(raw)
+        except ma.ValidationError as err:
+            first = first_field_error(err.messages) or "see details"
+            raise Invalid(
+                f"The completion is not valid: {first}.", details={"fields": err.messages}
+            ) from err
+        _check_completion_size(payload)
+        instance_id: uuid.UUID = path_id(payload.pop("id"))
+        with transaction():
+            body = lifecycle.complete(who, instance_id, payload)
+        return {**item, "status": 200, "body": body}
+    except RelayError as err:
+        db.session.rollback()
+        return {
+            **item,
+            "status": err.status,
+            "body": {"error": {"code": err.code, "message": err.message, "details": err.details}},
+        }

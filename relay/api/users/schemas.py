@@ -1,0 +1,41 @@
+"""Operators (Appendix A)."""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from relay.api.base import PageArgs, Schema
+
+LOGIN = validate.Regexp(
+    r"^[^\s/][^/]{0,62}[^\s/]$|^[^\s/]$",
+    error="1 to 64 characters, no '/' and no spaces at the ends.",
+)
+PASSWORD = validate.Length(4, 200, error="A password is 4 to 200 characters.")
+
+
+class UserIn(Schema):
+    login = ma.fields.String(required=True, validate=LOGIN)
+    name = ma.fields.String(load_default="", validate=validate.Length(max=200))
+    password = ma.fields.String(required=True, load_only=True, validate=PASSWORD)
+
+
+class UserPatch(Schema):
+    name = ma.fields.String(validate=validate.Length(max=200))
+    password = ma.fields.String(load_only=True, validate=PASSWORD)
+
+
+class UserOut(Schema):
+    id = ma.fields.String()
+    login = ma.fields.String()
+    name = ma.fields.String()
+    groups = ma.fields.List(ma.fields.String())
+    created_at = ma.fields.String()
+    locked_until = ma.fields.String(allow_none=True)
+
+
+class UserList(Schema):
+    users = ma.fields.List(ma.fields.Nested(UserOut))
+    next = ma.fields.String(allow_none=True)
+
+
+class UserQuery(PageArgs):
+    pass

@@ -1,0 +1,87 @@
+"""The application factory: the one way in for wsgi, the worker, the CLI and the tests."""
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, request, send_from_directory
+from flask.typing import ResponseReturnValue
+
+from relay import db as database
+from relay.extensions import api, db, limiter, migrate
+from relay.jsonutil import RelayJSONProvider
+
+MIGRATIONS_DIR = __file__.rsplit("/", 1)[0] + "/migrations"
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the relay: shipped defaults, then RELAY_* environment variables, then overrides."""
+    app = Flask("relay", static_folder=None)
+    app.config.from_object("relay.settings")
+    app.config.from_prefixed_env("RELAY")
+    if overrides:
+        app.config.update(overrides)
+    if app.config.get("INSTANCE_PATH"):
+        app.instance_path = app.config["INSTANCE_PATH"]
+    _configure_api(app)
+    app.json = RelayJSONProvider(app)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    database.configure(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    limiter.init_app(app)
+    api.init_app(app)
+    database.install_hooks(app)
+
+    from relay.api import errors, register_blueprints
+
+    errors.register(app)
+    register_blueprints(api)
+    _register_docs_assets(app)
+
+    @app.before_request
+    def _declare_write_intent() -> None:
+        database.set_write_intent(request.method not in ("GET", "HEAD", "OPTIONS"))
+
+    if not app.debug and not app.testing:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+    return app
+
+
+def _configure_api(app: Flask) -> None:
+    app.config.setdefault("API_TITLE", "Relay")
+    app.config.setdefault("API_VERSION", "v1")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "/api/v1/docs/assets/")
+    app.config.setdefault(
+        "API_SPEC_OPTIONS",
+        {
+            "info": {
+                "description": (
+                    "Documents between an accounting system and warehouse terminals. "
+                    "Every call but enrollment and the health checks takes "
+                    "`Authorization: Bearer <token>`: the admin key, the accounting key, a "
+                    "device token or an operator session token. Errors always have the shape "
+                    '`{"error": {"code", "message", "details"}}`.'
+                )
+            },
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{"bearer": []}],
+        },
+    )
+
+
+def _register_docs_assets(app: Flask) -> None:
+    """Serve Swagger UI's files from the installed package: the docs work without internet."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    def docs_asset(filename: str) -> ResponseReturnValue:
+        return send_from_directory(str(swagger_ui_path), filename, max_age=86400)
+
+    app.add_url_rule("/api/v1/docs/assets/<path:filename>", "docs_asset", docs_asset)

@@ -1,0 +1,160 @@
+"""The `relay` command: database, tenants, enrollment codes, server, worker, rule files."""
+
+import json
+import re
+import sys
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+
+from relay import devices, tenants
+from relay.app import create_app
+from relay.db import transaction
+from relay.errors import RelayError
+from relay.timeutil import iso
+
+
+def _create_app() -> Any:
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
+def cli() -> None:
+    """Relay: documents between accounting and warehouse terminals.
+
+    Configuration comes from RELAY_* environment variables (see config/relay.env.example).
+    """
+
+
+def main() -> None:
+    cli(prog_name="relay")
+
+
+def _fail(err: RelayError) -> None:
+    click.echo(f"error: {err.message}", err=True)
+    sys.exit(1)
+
+
+_TTL = re.compile(r"^(\d+)\s*([smhd]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_ttl(text: str) -> int:
+    """Parse '24h', '30m', '7d' or plain seconds."""
+    match = _TTL.match(text.strip().lower())
+    if not match:
+        raise click.BadParameter("use a number with s, m, h or d, e.g. 24h")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+@cli.group()
+def tenant() -> None:
+    """Tenants: one accounting base each."""
+
+
+@tenant.command("create")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tenant_create(name: str, as_json: bool) -> None:
+    """Create a tenant with the shipped business processes; print its keys (shown once)."""
+    try:
+        with transaction():
+            created = tenants.create(name)
+    except RelayError as err:
+        _fail(err)
+        return
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "tenant": created.tenant.name,
+                    "admin_key": created.admin_key,
+                    "accounting_key": created.accounting_key,
+                }
+            )
+        )
+    else:
+        click.echo(f"tenant:         {created.tenant.name}")
+        click.echo(f"admin key:      {created.admin_key}")
+        click.echo(f"accounting key: {created.accounting_key}")
+        click.echo("Keep the keys now: they are stored only as hashes.")
+
+
+@tenant.command("rotate-key")
+@click.argument("name")
+@click.argument("kind", type=click.Choice(["admin", "accounting"]))
+def tenant_rotate_key(name: str, kind: str) -> None:
+    """Revoke a tenant's admin or accounting key and print a new one."""
+    try:
+        with transaction():
+            key = tenants.rotate_key(tenants.by_name(name).id, kind)  # type: ignore[arg-type]
+    except RelayError as err:
+        _fail(err)
+        return
+    click.echo(key)
+
+
+@cli.group()
+def enrollment() -> None:
+    """Enrollment codes for terminals."""
+
+
+@enrollment.command("create")
+@click.option("--tenant", "tenant_name", required=True, help="Tenant name.")
+@click.option("--uses", default=None, type=int, help="Terminals that may use it (default 1).")
+@click.option("--ttl", default="24h", help="Lifetime: 30m, 24h, 7d (default 24h).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--qr/--no-qr", default=True, help="Draw the QR code in the terminal.")
+def enrollment_create(
+    tenant_name: str, uses: int | None, ttl: str, as_json: bool, qr: bool
+) -> None:
+    """Create an enrollment code and show it as text and as a QR code."""
+    ttl_seconds = parse_ttl(ttl)
+    try:
+        with transaction():
+            code, row = devices.create_enrollment_code(
+                tenants.by_name(tenant_name).id,
+                uses=uses if uses is not None else current_app.config["ENROLLMENT_CODE_USES"],
+                ttl_seconds=ttl_seconds,
+            )
+    except RelayError as err:
+        _fail(err)
+        return
+    payload = devices.qr_payload(code, current_app.config.get("PUBLIC_URL"))
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "code": code,
+                    "expires_at": iso(row.expires_at),
+                    "uses_left": row.uses_left,
+                    "qr_payload": payload,
+                }
+            )
+        )
+        return
+    click.echo(f"code:       {code}")
+    click.echo(f"expires at: {iso(row.expires_at)}")
+    click.echo(f"uses left:  {row.uses_left}")
+    if qr:
+        import segno
+
+        segno.make(payload, error="m").terminal(compact=True)
+
+
+@cli.command("serve", with_appcontext=False)
+@click.option("--bind", default=None, help="host:port (default RELAY_BIND or 127.0.0.1:8000).")
+@click.option("--workers", default=None, type=int, help="Sync workers (default: one per core).")
+def serve(bind: str | None, workers: int | None) -> None:
+    """Serve the relay with gunicorn."""
+    from relay.serve import RelayServer, gunicorn_options
+
+    app = create_app()
+    options = gunicorn_options(app.config)
+    if bind:
+        options["bind"] = bind
+    if workers:
+        options["workers"] = workers
+    RelayServer(options).run()

@@ -1,0 +1,103 @@
+"""Engine settings per database, and the one commit-or-rollback helper.
+
+SQLite runs in WAL mode with a busy timeout, so several gunicorn workers share the file. Write
+transactions start with ``BEGIN IMMEDIATE``: a transaction that read first and wrote later could
+otherwise fail at once with "database is locked" when another worker wrote in between (the busy
+timeout does not cover that case). Reads (GET requests) start a plain deferred transaction and
+never wait for writers.
+"""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from flask_sqlalchemy.session import Session
+from sqlalchemy.orm import scoped_session
+
+from relay import jsonutil
+from relay.extensions import db
+
+_sqlite_write_intent: ContextVar[bool] = ContextVar("sqlite_write_intent", default=True)
+
+
+def configure(app: Flask) -> None:
+    """Derive SQLAlchemy's settings from RELAY_DATABASE_URL and friends."""
+    url = app.config["DATABASE_URL"]
+    if not url:
+        os.makedirs(app.instance_path, exist_ok=True)
+        url = "sqlite:///" + os.path.join(app.instance_path, "relay.sqlite3")
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    options: dict[str, Any] = {
+        "json_serializer": jsonutil.dumps,
+        "json_deserializer": jsonutil.loads,
+    }
+    if url.startswith("sqlite"):
+        options["connect_args"] = {"timeout": app.config["SQLITE_BUSY_TIMEOUT"]}
+    else:
+        options["pool_size"] = app.config["DATABASE_POOL_SIZE"]
+        options["max_overflow"] = app.config["DATABASE_POOL_SIZE"]
+        # A connection broken by a database restart is replaced, not handed to a request.
+        options["pool_pre_ping"] = True
+        options["connect_args"] = {
+            "options": f"-c lock_timeout={int(app.config['POSTGRES_LOCK_TIMEOUT_MS'])}",
+            "application_name": "relay",
+        }
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def install_hooks(app: Flask) -> None:
+    """Attach the SQLite connection pragmas and transaction mode to the app's engine."""
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "sqlite":
+        _install_sqlite_hooks(engine, app.config["SQLITE_BUSY_TIMEOUT"])
+
+
+def _install_sqlite_hooks(engine: Engine, busy_timeout: float) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let us emit BEGIN ourselves (pysqlite's own BEGIN is always deferred).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a completion acknowledged to a terminal survives a power cut of the LAN box.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _sqlite_write_intent.get() else "BEGIN")
+
+
+@contextmanager
+def reads_only() -> Iterator[None]:
+    """Within this block, SQLite transactions start deferred (readers never wait for writers)."""
+    token = _sqlite_write_intent.set(False)
+    try:
+        yield
+    finally:
+        _sqlite_write_intent.reset(token)
+
+
+def set_write_intent(writes: bool) -> None:
+    """Declare whether the current request may write (set once per request, before any query)."""
+    _sqlite_write_intent.set(writes)
+
+
+@contextmanager
+def transaction() -> Iterator[scoped_session[Session]]:
+    """Run a unit of work: commit when the block ends, roll back when it raises."""
+    session = db.session
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

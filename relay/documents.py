@@ -1,0 +1,285 @@
+"""Pushing documents (routing, re-push) and reading them back for the accounting side."""
+
+import hashlib
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, exists, select
+
+from relay import events, inbox, lifecycle, processes, routing
+from relay.auth import Identity
+from relay.errors import Conflict, Invalid, NotFound
+from relay.extensions import db
+from relay.jsonutil import canonical
+from relay.models import Document, Instance
+from relay.routing import Addressee, Target
+from relay.timeutil import utcnow
+
+
+@dataclass
+class Pushed:
+    """One document of a push and what became of it: created, unchanged or replaced."""
+
+    document: Document
+    status: str
+    instances: list[Instance]
+    addressees: dict[uuid.UUID, list[Addressee]] = field(default_factory=dict)
+
+    @property
+    def state(self) -> str:
+        return lifecycle.document_state(i.state for i in self.instances)
+
+
+def content_hash(doc: Mapping[str, Any], target: Target) -> str:
+    """What makes two pushes of one external_id the same: content and target."""
+    material = {
+        "number": doc.get("number") or "",
+        "date": doc.get("date"),
+        "header": doc.get("header") or {},
+        "lines": doc.get("lines") or [],
+        "target": target.normalized(),
+    }
+    return hashlib.sha256(canonical(material).encode()).hexdigest()
+
+
+def check_lines(process: processes.Process, doc: Mapping[str, Any], index: int) -> None:
+    """Refuse duplicate line ids and, under quantity control, lines without a declared qty."""
+    counts = Counter(str(line["line_id"]) for line in doc.get("lines") or [])
+    duplicates = sorted(line_id for line_id, n in counts.items() if n > 1)
+    if duplicates:
+        raise Invalid(
+            f"Document {doc['external_id']!r} repeats line_id "
+            + ", ".join(duplicates)
+            + "; every line needs its own line_id.",
+            code="duplicate_line_id",
+            details={"fields": {"documents": {str(index): {"lines": ["Duplicate line_id."]}}}},
+        )
+    if process.quantity_control != "none":
+        missing = [
+            str(line["line_id"])
+            for line in doc.get("lines") or []
+            if line.get("declared_qty") is None
+        ]
+        if missing:
+            raise Invalid(
+                f"Business process {process.key!r} controls quantities, so every line of "
+                f"{doc['external_id']!r} needs declared_qty (missing on line "
+                + ", ".join(missing)
+                + ").",
+                details={
+                    "fields": {
+                        "documents": {
+                            str(index): {
+                                "lines": ["declared_qty is required under quantity control."]
+                            }
+                        }
+                    }
+                },
+            )
+
+
+def push(
+    by: Identity, process_key: str, target: Target, docs: Sequence[Mapping[str, Any]]
+) -> list[Pushed]:
+    """Route and store a batch of documents: all of them, or (on any error) none."""
+    process = processes.current(by.tenant_id, process_key)
+    if not process.enabled:
+        raise Invalid(
+            f"Business process {process_key!r} is disabled; an admin can enable it.",
+            code="business_process_disabled",
+        )
+    seen = Counter(doc["external_id"] for doc in docs)
+    repeated = sorted(ext for ext, n in seen.items() if n > 1)
+    if repeated:
+        raise Invalid(
+            "A push names the same external_id more than once: " + ", ".join(repeated) + ".",
+            code="duplicate_external_id",
+            details={"external_ids": repeated},
+        )
+    for index, doc in enumerate(docs):
+        check_lines(process, doc, index)
+    plan = routing.route(process, target, routing.SqlDirectory(by.tenant_id))
+    outcomes: list[Pushed] = []
+    in_progress: list[str] = []
+    for doc in docs:
+        outcome = _push_one(by, process, target, plan, doc)
+        if outcome is None:
+            in_progress.append(doc["external_id"])
+        else:
+            outcomes.append(outcome)
+    if in_progress:
+        raise Conflict(
+            "These documents are already being worked on a terminal and cannot be changed: "
+            + ", ".join(in_progress)
+            + ". Cancel them first, or push under a new external_id. "
+            "Nothing was uploaded.",
+            code="document_in_progress",
+            details={"external_ids": in_progress},
+        )
+    return outcomes
+
+
+def _push_one(
+    by: Identity,
+    process: processes.Process,
+    target: Target,
+    plan: routing.Plan,
+    doc: Mapping[str, Any],
+) -> Pushed | None:
+    digest = content_hash(doc, target)
+    existing = db.session.scalars(
+        select(Document)
+        .where(
+            Document.tenant_id == by.tenant_id,
+            Document.business_process == process.key,
+            Document.external_id == doc["external_id"],
+        )
+        .with_for_update()
+    ).first()
+    if existing is None:
+        document = Document(
+            tenant_id=by.tenant_id,
+            business_process=process.key,
+            business_process_version=process.version,
+            external_id=doc["external_id"],
+            content_hash=digest,
+            target=target.normalized(),
+            **_content(doc),
+        )
+        db.session.add(document)
+        db.session.flush()
+        events.record(by.tenant_id, document.id, "pushed", by, version=1)
+        return _instantiate(document, plan, "created")
+
+    instances = instances_of(existing, for_update=True)
+    states = {i.state for i in instances}
+    revive = states == {"cancelled"}
+    if existing.content_hash == digest and not revive:
+        keys = lifecycle.addressee_keys(by.tenant_id, [i.id for i in instances])
+        described = routing.describe_keys(by.tenant_id, [k for ks in keys.values() for k in ks])
+        return Pushed(
+            existing,
+            "unchanged",
+            instances,
+            {i: [described[k] for k in ks] for i, ks in keys.items()},
+        )
+    if not states <= {"queued", "cancelled"}:
+        return None
+    for name, value in _content(doc).items():
+        setattr(existing, name, value)
+    existing.content_hash = digest
+    existing.target = target.normalized()
+    existing.version += 1
+    existing.business_process_version = process.version
+    existing.updated_at = utcnow()
+    events.record(by.tenant_id, existing.id, "replaced", by, version=existing.version)
+    keys = lifecycle.addressee_keys(by.tenant_id, [i.id for i in instances])
+    current_plan = sorted(sorted(ks) for ks in keys.values())
+    wanted_plan = sorted(sorted(a.key for a in group) for group in plan)
+    if not revive and current_plan == wanted_plan:
+        # Same addressees: the instances stay (their ids are what terminals know); their
+        # inboxes are told the content changed.
+        inbox.touch(by.tenant_id, [k for ks in keys.values() for k in ks])
+        described = routing.describe_keys(by.tenant_id, [k for ks in keys.values() for k in ks])
+        return Pushed(
+            existing,
+            "replaced",
+            instances,
+            {i: [described[k] for k in ks] for i, ks in keys.items()},
+        )
+    inbox.touch(by.tenant_id, [k for ks in keys.values() for k in ks])
+    db.session.execute(
+        delete(Instance).where(
+            Instance.tenant_id == by.tenant_id, Instance.document_id == existing.id
+        )
+    )
+    db.session.flush()
+    for instance in instances:
+        db.session.expunge(instance)
+    return _instantiate(existing, plan, "replaced")
+
+
+def _content(doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "number": doc.get("number") or "",
+        "date": doc.get("date"),
+        "header": dict(doc.get("header") or {}),
+        "lines": [dict(line) for line in doc.get("lines") or []],
+    }
+
+
+def _instantiate(document: Document, plan: routing.Plan, status: str) -> Pushed:
+    created = [lifecycle.create(document, group) for group in plan]
+    return Pushed(
+        document, status, created, {i.id: list(g) for i, g in zip(created, plan, strict=True)}
+    )
+
+
+def instances_of(document: Document, *, for_update: bool = False) -> list[Instance]:
+    stmt = (
+        select(Instance)
+        .where(Instance.tenant_id == document.tenant_id, Instance.document_id == document.id)
+        .order_by(Instance.id)
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    return list(db.session.scalars(stmt))
+
+
+def get(tenant_id: int, document_id: uuid.UUID | None) -> Document:
+    """Return a document of the tenant or raise 404."""
+    document = db.session.get(Document, (tenant_id, document_id)) if document_id else None
+    if document is None:
+        raise NotFound(f"There is no document {document_id}.", code="document_not_found")
+    return document
+
+
+def cancel(by: Identity, document_id: uuid.UUID) -> tuple[Document, list[Instance]]:
+    """Cancel a document on every terminal that has it (before completion)."""
+    document = get(by.tenant_id, document_id)
+    return document, lifecycle.cancel(by, document)
+
+
+def search(
+    tenant_id: int,
+    *,
+    business_process: str | None,
+    external_id: str | None,
+    state: str | None,
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[Document]:
+    """Return a page of documents, oldest first; ``state`` matches any of a document's instances."""
+    stmt = select(Document).where(Document.tenant_id == tenant_id)
+    if business_process:
+        stmt = stmt.where(Document.business_process == business_process)
+    if external_id:
+        stmt = stmt.where(Document.external_id == external_id)
+    if state:
+        stmt = stmt.where(
+            exists().where(
+                Instance.tenant_id == Document.tenant_id,
+                Instance.document_id == Document.id,
+                Instance.state == state,
+            )
+        )
+    if after:
+        stmt = stmt.where(Document.id > after)
+    return list(db.session.scalars(stmt.order_by(Document.id).limit(limit + 1)))
+
+
+def states_of(tenant_id: int, document_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Return each document's state, from its instances (one query for the page)."""
+    by_doc: dict[uuid.UUID, list[str]] = {d: [] for d in document_ids}
+    if document_ids:
+        rows = db.session.execute(
+            select(Instance.document_id, Instance.state).where(
+                Instance.tenant_id == tenant_id, Instance.document_id.in_(document_ids)
+            )
+        )
+        for document_id, state in rows:
+            by_doc[document_id].append(state)
+    return {d: lifecycle.document_state(s) for d, s in by_doc.items()}

@@ -1,0 +1,187 @@
+"""What a terminal sees: the inbox query, its ETag, and the stamps that make the ETag cheap.
+
+Every addressee (a device, a user, a group, and "all" per tenant) carries a counter,
+``inbox_seq``, bumped in the same transaction as any change to the instances addressed to it or
+held by it. A terminal's ETag is made of the counters of the addressees it answers for, which
+arrive with authentication in one query: polling an unchanged inbox reads no documents.
+The counters are read before the documents, so an ETag is never newer than the list it names.
+"""
+
+import hashlib
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, select, union_all, update
+
+from relay.auth import Identity
+from relay.extensions import db
+from relay.models import Device, Document, Group, GroupMember, Instance, InstanceAddressee, Tenant
+from relay.models import User as UserModel
+
+ALL = "all"
+HELD_STATES = ("claimed", "cancelled")
+
+
+def device_key(device_id: uuid.UUID) -> str:
+    return f"device:{device_id}"
+
+
+def user_key(user_id: uuid.UUID) -> str:
+    return f"user:{user_id}"
+
+
+def group_key(group_id: uuid.UUID) -> str:
+    return f"group:{group_id}"
+
+
+def split_key(key: str) -> tuple[str, uuid.UUID | None]:
+    """Return (type, id) of an addressee key; ``all`` has no id."""
+    if key == ALL:
+        return ALL, None
+    kind, _, raw = key.partition(":")
+    return kind, uuid.UUID(raw)
+
+
+def touch(tenant_id: int, keys: Iterable[str]) -> None:
+    """Bump the inbox counters of these addressees (call inside the changing transaction)."""
+    by_kind: dict[str, set[uuid.UUID]] = defaultdict(set)
+    touch_all = False
+    for key in keys:
+        kind, ident = split_key(key)
+        if ident is None:
+            touch_all = True
+        else:
+            by_kind[kind].add(ident)
+    # A fixed order of tables and ids keeps concurrent transactions from deadlocking.
+    if touch_all:
+        db.session.execute(
+            update(Tenant)
+            .where(Tenant.id == tenant_id)
+            .values(all_inbox_seq=Tenant.all_inbox_seq + 1)
+        )
+    for model, kind in ((Device, "device"), (UserModel, "user"), (Group, "group")):
+        ids = sorted(by_kind.get(kind, ()))
+        if ids:
+            db.session.execute(
+                update(model)
+                .where(model.tenant_id == tenant_id, model.id.in_(ids))
+                .values(inbox_seq=model.inbox_seq + 1)
+                .execution_options(synchronize_session=False)
+            )
+
+
+@dataclass(frozen=True)
+class Audience:
+    """The addressee keys a caller answers for, and the counters its ETag is made of."""
+
+    keys: tuple[str, ...]
+    stamp: str
+
+
+def audience(identity: Identity) -> Audience:
+    """Return the caller's addressee keys and inbox stamp (one query for sessions, none else)."""
+    assert identity.device_id is not None
+    keys = [device_key(identity.device_id)]
+    parts = [f"d{identity.device_inbox_seq}"]
+    if identity.user_id is not None:
+        rows = db.session.execute(
+            select(Group.id, Group.inbox_seq)
+            .join(
+                GroupMember,
+                and_(GroupMember.tenant_id == Group.tenant_id, GroupMember.group_id == Group.id),
+            )
+            .where(
+                GroupMember.tenant_id == identity.tenant_id,
+                GroupMember.user_id == identity.user_id,
+                Group.deleted_at.is_(None),
+            )
+        ).all()
+        keys.append(user_key(identity.user_id))
+        keys.extend(group_key(row.id) for row in rows)
+        keys.append(ALL)
+        # Counters only grow, so their sum changes whenever one does; a change of membership
+        # bumps the user's own counter.
+        parts += [
+            f"u{identity.user_inbox_seq}",
+            f"g{sum(row.inbox_seq for row in rows)}",
+            f"a{identity.all_inbox_seq}",
+        ]
+    return Audience(keys=tuple(keys), stamp=".".join(parts))
+
+
+def etag(audience: Audience, *params: object) -> str:
+    """Return the ETag of one page of an inbox."""
+    raw = "|".join([audience.stamp, *map(str, params)])
+    return '"' + hashlib.sha256(raw.encode()).hexdigest()[:32] + '"'
+
+
+def _held(identity: Identity) -> list[Any]:
+    conditions = [Instance.holder_device_id == identity.device_id]
+    if identity.user_id is not None:
+        conditions.append(Instance.holder_user_id == identity.user_id)
+    return [
+        select(Instance.id.label("id")).where(
+            Instance.tenant_id == identity.tenant_id, cond, Instance.state.in_(HELD_STATES)
+        )
+        for cond in conditions
+    ]
+
+
+def page_query(
+    identity: Identity, audience: Audience, after: uuid.UUID | None, limit: int
+) -> Select[Instance, Document]:
+    """Select one page of the caller's inbox: instances and their documents, oldest first.
+
+    Each addressee key is read from its own index range (ordered, limited) and the ranges are
+    merged, so the cost follows the page size, not the length of the queue.
+    """
+    parts = []
+    for key in audience.keys:
+        stmt = select(InstanceAddressee.instance_id.label("id")).where(
+            InstanceAddressee.tenant_id == identity.tenant_id,
+            InstanceAddressee.key == key,
+            InstanceAddressee.queued.is_(True),
+        )
+        if after is not None:
+            stmt = stmt.where(InstanceAddressee.instance_id > after)
+        parts.append(stmt.order_by(InstanceAddressee.instance_id).limit(limit).subquery())
+    for stmt in _held(identity):
+        if after is not None:
+            stmt = stmt.where(Instance.id > after)
+        parts.append(stmt.order_by(Instance.id).limit(limit).subquery())
+    ids = union_all(*(select(part.c.id) for part in parts))
+    return (
+        select(Instance, Document)
+        .join(
+            Document,
+            and_(Document.tenant_id == Instance.tenant_id, Document.id == Instance.document_id),
+        )
+        .where(Instance.tenant_id == identity.tenant_id, Instance.id.in_(ids))
+        .order_by(Instance.id)
+        .limit(limit + 1)
+    )
+
+
+def page(
+    identity: Identity, audience: Audience, after: uuid.UUID | None, limit: int
+) -> tuple[list[tuple[Instance, Document]], uuid.UUID | None]:
+    """Return one page of the inbox and the cursor of the next page (None on the last)."""
+    rows = [
+        (row[0], row[1]) for row in db.session.execute(page_query(identity, audience, after, limit))
+    ]
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, rows[-1][0].id
+    return rows, None
+
+
+def can_see(identity: Identity, instance: Instance, addressee_keys: Iterable[str]) -> bool:
+    """Whether a terminal may read an instance: it is addressed to the caller or held by it."""
+    if instance.holder_device_id is not None and instance.holder_device_id == identity.device_id:
+        return True
+    if instance.holder_user_id is not None and instance.holder_user_id == identity.user_id:
+        return True
+    return bool(set(addressee_keys) & set(audience(identity).keys))

@@ -1,0 +1,33 @@
+"""Tables only; the rules that use them live in the domain modules."""
+
+from relay.models.base import Base
+from relay.models.directory import Device, Group, GroupMember, User
+from relay.models.document import (
+    Document,
+    Event,
+    Instance,
+    InstanceAddressee,
+    Result,
+    Submission,
+)
+from relay.models.process import BusinessProcess, BusinessProcessVersion
+from relay.models.tenant import Credential, EnrollmentCode, Tenant
+
+__all__ = [
+    "Base",
+    "BusinessProcess",
+    "BusinessProcessVersion",
+    "Credential",
+    "Device",
+    "Document",
+    "EnrollmentCode",
+    "Event",
+    "Group",
+    "GroupMember",
+    "Instance",
+    "InstanceAddressee",
+    "Result",
+    "Submission",
+    "Tenant",
+    "User",
+]

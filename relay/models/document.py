@@ -1,0 +1,204 @@
+"""Documents, the instances terminals work on, their events, submissions and results."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from relay.models.base import Base, TenantScoped
+from relay.timeutil import utcnow
+
+INSTANCE_STATES = ("queued", "claimed", "completed", "processed", "cancelled")
+
+
+class Document(TenantScoped, Base):
+    """What the accounting side pushed: header and declared lines, under one process version."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "business_process", "external_id"),
+        ForeignKeyConstraint(
+            ["tenant_id", "business_process", "business_process_version"],
+            [
+                "business_process_versions.tenant_id",
+                "business_process_versions.key",
+                "business_process_versions.version",
+            ],
+            name="fk_documents_business_process_version",
+        ),
+    )
+
+    business_process: Mapped[str] = mapped_column(String(64))
+    business_process_version: Mapped[int]
+    external_id: Mapped[str] = mapped_column(String(200))
+    number: Mapped[str] = mapped_column(String(64), default="")
+    date: Mapped[str | None] = mapped_column(String(32))
+    header: Mapped[dict[str, Any]]
+    lines: Mapped[list[Any]]
+    # The push target as given (normalized), so a re-push to another target counts as a change.
+    target: Mapped[dict[str, Any] | None]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Instance(TenantScoped, Base):
+    """What terminals work on: one shared instance of a document, or one per user."""
+
+    __tablename__ = "instances"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "document_id"],
+            ["documents.tenant_id", "documents.id"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint(f"state IN {INSTANCE_STATES!r}", name="state"),
+        Index("ix_instances_tenant_id_document_id", "tenant_id", "document_id"),
+        # A holder's inbox: instances it holds, and cancelled ones it has not dismissed yet.
+        Index(
+            "ix_instances_held_by_device",
+            "tenant_id",
+            "holder_device_id",
+            sqlite_where=text("state IN ('claimed', 'cancelled')"),
+            postgresql_where=text("state IN ('claimed', 'cancelled')"),
+        ),
+        Index(
+            "ix_instances_held_by_user",
+            "tenant_id",
+            "holder_user_id",
+            sqlite_where=text("state IN ('claimed', 'cancelled')"),
+            postgresql_where=text("state IN ('claimed', 'cancelled')"),
+        ),
+    )
+
+    document_id: Mapped[uuid.UUID]
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    holder_device_id: Mapped[uuid.UUID | None]
+    holder_user_id: Mapped[uuid.UUID | None]
+    claim_token_hash: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InstanceAddressee(Base):
+    """One addressee of an instance: ``device:<id>``, ``user:<id>``, ``group:<id>`` or ``all``.
+
+    ``queued`` mirrors the instance's state so that the inbox index holds only what is waiting.
+    """
+
+    __tablename__ = "instance_addressees"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "instance_id"],
+            ["instances.tenant_id", "instances.id"],
+            ondelete="CASCADE",
+        ),
+        Index(
+            "ix_instance_addressees_inbox",
+            "tenant_id",
+            "key",
+            "instance_id",
+            sqlite_where=text("queued"),
+            postgresql_where=text("queued"),
+        ),
+    )
+
+    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(48), primary_key=True)
+    queued: Mapped[bool] = mapped_column(default=True)
+
+
+class Event(TenantScoped, Base):
+    """One step in a document's timeline: who did what, when, from which device."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "document_id"],
+            ["documents.tenant_id", "documents.id"],
+            ondelete="CASCADE",
+        ),
+        Index("ix_events_tenant_id_document_id", "tenant_id", "document_id"),
+    )
+
+    document_id: Mapped[uuid.UUID]
+    # Not a foreign key: a re-push may replace the instances an older event speaks of.
+    instance_id: Mapped[uuid.UUID | None]
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(16))
+    device_id: Mapped[uuid.UUID | None]
+    user_id: Mapped[uuid.UUID | None]
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Submission(Base):
+    """A completion as the terminal sent it, keyed by its ``submission_id``, with the answer."""
+
+    __tablename__ = "submissions"
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    submission_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    instance_id: Mapped[uuid.UUID]
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Result(TenantScoped, Base):
+    """A completed instance as returned to accounting: declared vs actual lines."""
+
+    __tablename__ = "results"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "document_id"],
+            ["documents.tenant_id", "documents.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["tenant_id", "instance_id"],
+            ["instances.tenant_id", "instances.id"],
+            ondelete="CASCADE",
+        ),
+        # The results feed: unprocessed results in completion order.
+        Index(
+            "ix_results_feed",
+            "tenant_id",
+            "completed_at",
+            "id",
+            sqlite_where=text("processed_at IS NULL"),
+            postgresql_where=text("processed_at IS NULL"),
+        ),
+        Index("ix_results_tenant_id_instance_id", "tenant_id", "instance_id"),
+    )
+
+    document_id: Mapped[uuid.UUID]
+    instance_id: Mapped[uuid.UUID]
+    business_process: Mapped[str] = mapped_column(String(64))
+    business_process_version: Mapped[int]
+    completed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_by_device_id: Mapped[uuid.UUID | None]
+    completed_by_user_id: Mapped[uuid.UUID | None]
+    # The completing device's mode: online results are also delivered by webhook.
+    device_mode: Mapped[str] = mapped_column(String(8), default="offline")
+    header: Mapped[dict[str, Any]]
+    lines: Mapped[list[Any]]
+    undeclared: Mapped[list[Any]]
+    processed_at: Mapped[datetime | None]
+    processed_via: Mapped[str | None] = mapped_column(String(16))

@@ -1,0 +1,385 @@
+"""Business processes: the schema every definition must pass, shipped files, tenant copies."""
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import marshmallow as ma
+import yaml
+from marshmallow import validate
+from sqlalchemy import select
+
+from relay.errors import Invalid, NotFound, first_field_error
+from relay.extensions import db
+from relay.models import BusinessProcess, BusinessProcessVersion
+from relay.timeutil import utcnow
+
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "business_processes"
+KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+
+# Line fields every terminal receives and may send, whatever the process says.
+LINE_FIELDS_ALWAYS_SENT = ("line_id", "declared_qty")
+LINE_FIELDS_ALWAYS_ACCEPTED = ("line_id", "qty")
+
+
+class _Strict(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class OnLoadSchema(_Strict):
+    create_new_document = ma.fields.Boolean(load_default=True)
+    post_after_load = ma.fields.Boolean(load_default=False)
+    write_after_load = ma.fields.String(
+        load_default="always", validate=validate.OneOf(["always", "online_only", "never"])
+    )
+
+
+class AssigneesSchema(_Strict):
+    users = ma.fields.List(ma.fields.String(validate=validate.Length(1, 64)), load_default=list)
+    groups = ma.fields.List(ma.fields.String(validate=validate.Length(1, 100)), load_default=list)
+
+
+_FIELD_NAME = ma.fields.String(validate=validate.Regexp(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"))
+
+
+class FieldsSchema(_Strict):
+    """Which fields travel: ``null`` (the default for what goes to terminals) means all."""
+
+    header_to_terminal = ma.fields.List(_FIELD_NAME, allow_none=True, load_default=None)
+    lines_to_terminal = ma.fields.List(_FIELD_NAME, allow_none=True, load_default=None)
+    header_from_terminal = ma.fields.List(_FIELD_NAME, load_default=lambda: ["comment"])
+    lines_from_terminal = ma.fields.List(
+        _FIELD_NAME,
+        load_default=lambda: [
+            "product_id",
+            "barcode",
+            "name",
+            "unit",
+            "serial",
+            "lot",
+            "cell",
+            "marking_code",
+            "expiry_date",
+        ],
+    )
+
+
+class ProcessSchema(_Strict):
+    """A business process as written in YAML and as sent to the admin API."""
+
+    key = ma.fields.String(required=True, validate=validate.Regexp(KEY_PATTERN))
+    name = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    enabled = ma.fields.Boolean(load_default=True)
+    source_document_type = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    terminal_document_type = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    result_document_type = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    load_into_source_document = ma.fields.Boolean(load_default=False)
+    next_business_process = ma.fields.String(
+        load_default=None, allow_none=True, validate=validate.Regexp(KEY_PATTERN)
+    )
+    assign_to = ma.fields.String(required=True, validate=validate.OneOf(["users", "device"]))
+    assignees = ma.fields.Nested(AssigneesSchema, load_default=None, allow_none=True)
+    per_user_copy = ma.fields.Boolean(load_default=False)
+    collective_work = ma.fields.Boolean(load_default=False)
+    keep_merged_document = ma.fields.Boolean(load_default=True)
+    quantity_control = ma.fields.String(
+        load_default="none", validate=validate.OneOf(["none", "no_excess", "exact"])
+    )
+    on_load = ma.fields.Nested(OnLoadSchema, load_default=lambda: OnLoadSchema().load({}))
+    # Named apart from Schema.fields; read and written as "fields".
+    field_rules = ma.fields.Nested(
+        FieldsSchema,
+        data_key="fields",
+        attribute="fields",
+        load_default=lambda: FieldsSchema().load({}),
+    )
+    claim_limit_minutes = ma.fields.Integer(
+        load_default=None, allow_none=True, strict=True, validate=validate.Range(1, 60 * 24 * 30)
+    )
+
+    @ma.validates_schema
+    def _coherent(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        assignees = data.get("assignees")
+        if data["assign_to"] == "device":
+            if assignees and (assignees["users"] or assignees["groups"]):
+                raise ma.ValidationError(
+                    "Fixed assignees need assign_to: users; a device process is sent to a device.",
+                    "assignees",
+                )
+            if data["per_user_copy"]:
+                raise ma.ValidationError(
+                    "per_user_copy needs assign_to: users; a device has no users to copy for.",
+                    "per_user_copy",
+                )
+            if data["collective_work"]:
+                raise ma.ValidationError(
+                    "collective_work needs assign_to: users; users join a collective document.",
+                    "collective_work",
+                )
+        if data["per_user_copy"] and data["collective_work"]:
+            raise ma.ValidationError(
+                "A process is either worked together (collective_work) or copied per user "
+                "(per_user_copy), not both.",
+                "collective_work",
+            )
+        if data.get("next_business_process") == data["key"]:
+            raise ma.ValidationError("A process cannot chain to itself.", "next_business_process")
+
+
+_schema = ProcessSchema()
+
+
+@dataclass(frozen=True)
+class Process:
+    """A validated definition, typed for the rules that read it."""
+
+    key: str
+    version: int
+    definition: Mapping[str, Any]
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.definition["enabled"])
+
+    @property
+    def assign_to(self) -> str:
+        return str(self.definition["assign_to"])
+
+    @property
+    def fixed_users(self) -> list[str]:
+        return list((self.definition.get("assignees") or {}).get("users") or [])
+
+    @property
+    def fixed_groups(self) -> list[str]:
+        return list((self.definition.get("assignees") or {}).get("groups") or [])
+
+    @property
+    def has_fixed_assignees(self) -> bool:
+        return bool(self.fixed_users or self.fixed_groups)
+
+    @property
+    def per_user_copy(self) -> bool:
+        return bool(self.definition["per_user_copy"])
+
+    @property
+    def collective_work(self) -> bool:
+        return bool(self.definition["collective_work"])
+
+    @property
+    def quantity_control(self) -> str:
+        return str(self.definition["quantity_control"])
+
+    @property
+    def fields(self) -> Mapping[str, Any]:
+        rules: Mapping[str, Any] = self.definition["fields"]
+        return rules
+
+    def __getitem__(self, name: str) -> Any:
+        return self.definition[name]
+
+
+def validate_definition(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the definition with defaults filled in, or raise ``Invalid`` naming each field."""
+    try:
+        return dict(_schema.load(data))
+    except ma.ValidationError as err:
+        raise Invalid(
+            "The business process is not valid: " + (first_field_error(err.messages) or "invalid"),
+            details={"fields": err.messages},
+        ) from err
+
+
+def dump_definition(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a definition in the key order of the schema (for YAML and answers)."""
+    names = [field.data_key or name for name, field in _schema.fields.items()]
+    return {name: definition[name] for name in names if name in definition}
+
+
+class ProcessFileError(Exception):
+    """A YAML file that is not a valid business process; the message names file and field."""
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    """Read and validate one YAML definition; its file name must be ``<key>.yaml``."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise ProcessFileError(f"{path}: cannot read YAML: {err}") from err
+    if not isinstance(raw, dict):
+        raise ProcessFileError(f"{path}: expected a mapping of fields, got {type(raw).__name__}")
+    try:
+        definition = dict(_schema.load(raw))
+    except ma.ValidationError as err:
+        raise ProcessFileError(f"{path}: {(first_field_error(err.messages) or 'invalid')}") from err
+    if path.stem != definition["key"]:
+        raise ProcessFileError(
+            f"{path}: field 'key': is {definition['key']!r}, but the file must be named "
+            f"after its key ({definition['key']}.yaml)"
+        )
+    return definition
+
+
+def load_directory(directory: Path | str) -> dict[str, dict[str, Any]]:
+    """Read every ``*.yaml`` in a directory; fail on the first bad file or a dangling chain."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ProcessFileError(f"{directory}: not a directory")
+    definitions: dict[str, dict[str, Any]] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        definition = load_file(path)
+        definitions[definition["key"]] = definition
+    for key, definition in definitions.items():
+        nxt = definition.get("next_business_process")
+        if nxt and nxt not in definitions:
+            raise ProcessFileError(
+                f"{directory / (key + '.yaml')}: field 'next_business_process': "
+                f"no process {nxt!r} in {directory}"
+            )
+    return definitions
+
+
+def shipped_directory() -> Path:
+    """Where the shipped definitions are (RELAY_BUSINESS_PROCESSES_DIR overrides)."""
+    return Path(os.environ.get("RELAY_BUSINESS_PROCESSES_DIR") or SHIPPED_DIR)
+
+
+# -- the tenant's copies ---------------------------------------------------------------------
+
+
+def install(tenant_id: int, definitions: Iterable[Mapping[str, Any]]) -> None:
+    """Add each definition to a tenant as version 1 (used when a tenant is created)."""
+    for definition in definitions:
+        _write(tenant_id, dict(definition), version=1, current=None)
+
+
+def get(tenant_id: int, key: str, *, for_update: bool = False) -> BusinessProcess:
+    """Return the tenant's current process ``key`` or raise 404."""
+    stmt = select(BusinessProcess).where(
+        BusinessProcess.tenant_id == tenant_id, BusinessProcess.key == key
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = db.session.scalars(stmt).first()
+    if row is None:
+        raise NotFound(
+            f"There is no business process {key!r}. The list is at "
+            "GET /api/v1/admin/business-processes.",
+            code="business_process_not_found",
+            details={"business_process": key},
+        )
+    return row
+
+
+def current(tenant_id: int, key: str) -> Process:
+    """Return the current version of a process, typed."""
+    row = get(tenant_id, key)
+    return Process(key=row.key, version=row.version, definition=row.definition)
+
+
+def at_version(tenant_id: int, key: str, version: int) -> Process:
+    """Return a process as it was at ``version`` (what a document was pushed under)."""
+    row = db.session.get(BusinessProcessVersion, (tenant_id, key, version))
+    if row is None:  # the foreign key from documents makes this unreachable
+        raise NotFound(f"Business process {key!r} has no version {version}.")
+    return Process(key=row.key, version=row.version, definition=row.definition)
+
+
+def list_current(tenant_id: int) -> list[BusinessProcess]:
+    """Return the tenant's processes by key."""
+    return list(
+        db.session.scalars(
+            select(BusinessProcess)
+            .where(BusinessProcess.tenant_id == tenant_id)
+            .order_by(BusinessProcess.key)
+        )
+    )
+
+
+def save(tenant_id: int, key: str, data: Mapping[str, Any], *, partial: bool) -> BusinessProcess:
+    """Validate and store a new version of ``key`` (PUT creates it when missing)."""
+    if "key" in data and data["key"] != key:
+        raise Invalid(
+            f"The body names process {data['key']!r} but the address names {key!r}; "
+            "a process key cannot be changed.",
+            details={"fields": {"key": ["Must match the key in the address."]}},
+        )
+    existing = db.session.scalars(
+        select(BusinessProcess)
+        .where(BusinessProcess.tenant_id == tenant_id, BusinessProcess.key == key)
+        .with_for_update()
+    ).first()
+    if partial:
+        if existing is None:
+            get(tenant_id, key)  # raises the 404
+        assert existing is not None
+        merged = {**existing.definition, **data}
+        # Nested objects are merged one level deep, so PATCH {"on_load": {"post_after_load": true}}
+        # keeps the other load instructions.
+        for name in ("on_load", "fields", "assignees"):
+            if isinstance(data.get(name), Mapping) and isinstance(
+                existing.definition.get(name), Mapping
+            ):
+                merged[name] = {**existing.definition[name], **data[name]}
+    else:
+        merged = dict(data)
+    merged["key"] = key
+    definition = validate_definition(merged)
+    check_chain(tenant_id, definition)
+    if existing is None:
+        return _write(tenant_id, definition, version=1, current=None)
+    return _write(tenant_id, definition, version=existing.version + 1, current=existing)
+
+
+def check_chain(tenant_id: int, definition: Mapping[str, Any]) -> None:
+    """Refuse a ``next_business_process`` that does not exist or would make a loop."""
+    key = definition["key"]
+    nxt = definition.get("next_business_process")
+    seen = [key]
+    while nxt:
+        if nxt in seen:
+            raise Invalid(
+                "This chain of processes would loop: " + " → ".join([*seen, nxt]) + ".",
+                code="process_chain_loop",
+                details={"fields": {"next_business_process": ["Would make a loop."]}},
+            )
+        row = db.session.get(BusinessProcess, (tenant_id, nxt))
+        if row is None:
+            raise Invalid(
+                f"next_business_process names {nxt!r}, which this tenant does not have.",
+                details={"fields": {"next_business_process": ["Unknown process."]}},
+            )
+        seen.append(nxt)
+        nxt = row.definition.get("next_business_process")
+
+
+def _write(
+    tenant_id: int,
+    definition: dict[str, Any],
+    *,
+    version: int,
+    current: BusinessProcess | None,
+) -> BusinessProcess:
+    now = utcnow()
+    db.session.add(
+        BusinessProcessVersion(
+            tenant_id=tenant_id,
+            key=definition["key"],
+            version=version,
+            definition=definition,
+            created_at=now,
+        )
+    )
+    if current is None:
+        current = BusinessProcess(
+            tenant_id=tenant_id, key=definition["key"], version=version, definition=definition
+        )
+        db.session.add(current)
+    else:
+        current.version = version
+        current.definition = definition
+    current.updated_at = now
+    db.session.flush()
+    return current

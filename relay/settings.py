@@ -1,0 +1,61 @@
+"""Shipped defaults; every name here can be overridden by an environment variable RELAY_<NAME>.
+
+Values from the environment are parsed as JSON when they can be (``RELAY_PUSH_MAX_DOCUMENTS=200``
+gives an int, ``RELAY_WEBHOOK_ALLOW_PRIVATE=true`` a bool) and taken as strings otherwise.
+"""
+
+# Database: an SQLite file in the instance folder unless a URL is given, e.g.
+# postgresql+psycopg://relay@db.example/relay
+DATABASE_URL = ""
+# Seconds an SQLite connection waits for the write lock before giving up.
+SQLITE_BUSY_TIMEOUT = 15
+# PostgreSQL: how long one statement may wait for a row lock before the request gets a 409.
+POSTGRES_LOCK_TIMEOUT_MS = 5000
+DATABASE_POOL_SIZE = 10
+
+# Signs nothing secret today; set it in production anyway (Flask extensions may rely on it).
+SECRET_KEY = "dev-only-change-me"  # noqa: S105 - overridden in production
+
+# Request body limit in bytes (10 MB); a larger body gets 413.
+MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+PUSH_MAX_DOCUMENTS = 500
+DOCUMENT_MAX_LINES = 10_000
+COMPLETION_MAX_LINES = 50_000
+BATCH_MAX_COMPLETIONS = 100
+PAGE_SIZE_DEFAULT = 100
+PAGE_SIZE_MAX = 500
+
+# Enrollment codes: default uses and lifetime.
+ENROLLMENT_CODE_USES = 1
+ENROLLMENT_CODE_TTL_SECONDS = 24 * 3600
+# Operator sessions on a terminal last one long shift.
+SESSION_TTL_SECONDS = 14 * 3600
+# How often a device's last-seen time is written (a write per poll would cost more than the poll).
+LAST_SEEN_RESOLUTION_SECONDS = 60
+
+# Failed enrollments and logins per client address; successes are never counted.
+RATELIMIT_ENROLL = "10 per 10 minutes"
+RATELIMIT_LOGIN = "20 per 10 minutes"
+# memory:// is per process; a cluster shares one store, e.g. redis://cache:6379.
+RATELIMIT_STORAGE_URI = "memory://"
+# Consecutive wrong passwords before a user is locked out, and for how long.
+LOGIN_LOCKOUT_FAILURES = 5
+LOGIN_LOCKOUT_SECONDS = 15 * 60
+
+# Password hashing (werkzeug.security): scrypt is slow on purpose.
+PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a method name
+
+# Webhook delivery (online mode).
+WEBHOOK_ALLOW_PRIVATE = False
+WEBHOOK_CONNECT_TIMEOUT = 5.0
+WEBHOOK_READ_TIMEOUT = 15.0
+# Seconds to wait before each retry; after the last one the result becomes a dead letter.
+WEBHOOK_RETRY_SCHEDULE = [5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600]
+# Both the old and the new secret sign deliveries this long after a rotation.
+WEBHOOK_ROTATION_GRACE_SECONDS = 24 * 3600
+WORKER_POLL_SECONDS = 1.0
+WORKER_BATCH_SIZE = 20
+
+# `relay serve`: where gunicorn listens and how many sync workers (0 = one per core).
+BIND = "127.0.0.1:8000"
+WORKERS = 0

@@ -1,0 +1,305 @@
+"""Operators and groups (Appendix A), and operator sessions on terminals."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import and_, delete, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from relay import auth, inbox
+from relay.auth import Identity
+from relay.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
+from relay.extensions import db
+from relay.models import Group, GroupMember, User
+from relay.timeutil import utcnow
+
+# Checked against when the login is unknown, so both cases take the time of one hash.
+_DUMMY_HASH = generate_password_hash("relay-timing-equaliser", method="pbkdf2:sha256:1000")
+
+
+# -- users -----------------------------------------------------------------------------------
+
+
+def get_user(tenant_id: int, login: str) -> User:
+    """Return the live user with ``login`` or raise 404."""
+    user = db.session.scalars(
+        select(User).where(
+            User.tenant_id == tenant_id, User.login == login, User.deleted_at.is_(None)
+        )
+    ).first()
+    if user is None:
+        raise NotFound(
+            f"There is no user {login!r}.", code="user_not_found", details={"login": login}
+        )
+    return user
+
+
+def create_user(tenant_id: int, *, login: str, name: str, password: str, hash_method: str) -> User:
+    """Create an operator; the password is kept only as a slow hash."""
+    exists = db.session.scalars(
+        select(User.id).where(
+            User.tenant_id == tenant_id, User.login == login, User.deleted_at.is_(None)
+        )
+    ).first()
+    if exists is not None:
+        raise Conflict(
+            f"A user with login {login!r} already exists.",
+            code="user_exists",
+            details={"login": login},
+        )
+    user = User(
+        tenant_id=tenant_id,
+        login=login,
+        name=name,
+        password_hash=generate_password_hash(password, method=hash_method),
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def update_user(user: User, *, name: str | None, password: str | None, hash_method: str) -> User:
+    """Rename a user or set a new password (which also lifts a lockout and ends sessions)."""
+    if name is not None:
+        user.name = name
+    if password is not None:
+        user.password_hash = generate_password_hash(password, method=hash_method)
+        user.failed_logins = 0
+        user.locked_until = None
+        auth.revoke_where(user.tenant_id, user_id=user.id)
+    return user
+
+
+def delete_user(user: User) -> None:
+    """Delete a user: sessions end, memberships go; the row stays for document history."""
+    user.deleted_at = utcnow()
+    auth.revoke_where(user.tenant_id, user_id=user.id)
+    db.session.execute(
+        delete(GroupMember).where(
+            GroupMember.tenant_id == user.tenant_id, GroupMember.user_id == user.id
+        )
+    )
+
+
+def list_users(tenant_id: int, *, after: uuid.UUID | None, limit: int) -> list[User]:
+    """Return a page of live users, oldest first (one extra row tells there is a next page)."""
+    stmt = select(User).where(User.tenant_id == tenant_id, User.deleted_at.is_(None))
+    if after:
+        stmt = stmt.where(User.id > after)
+    return list(db.session.scalars(stmt.order_by(User.id).limit(limit + 1)))
+
+
+def users_by_login(tenant_id: int, logins: Sequence[str]) -> dict[str, User]:
+    """Return the live users among ``logins``, by login."""
+    if not logins:
+        return {}
+    rows = db.session.scalars(
+        select(User).where(
+            User.tenant_id == tenant_id, User.login.in_(set(logins)), User.deleted_at.is_(None)
+        )
+    )
+    return {user.login: user for user in rows}
+
+
+# -- groups ----------------------------------------------------------------------------------
+
+
+def get_group(tenant_id: int, name: str) -> Group:
+    """Return the live group called ``name`` or raise 404."""
+    group = db.session.scalars(
+        select(Group).where(
+            Group.tenant_id == tenant_id, Group.name == name, Group.deleted_at.is_(None)
+        )
+    ).first()
+    if group is None:
+        raise NotFound(
+            f"There is no group {name!r}.", code="group_not_found", details={"name": name}
+        )
+    return group
+
+
+def members(group: Group) -> list[User]:
+    """Return the group's live members, by login."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(
+                GroupMember,
+                and_(GroupMember.tenant_id == User.tenant_id, GroupMember.user_id == User.id),
+            )
+            .where(
+                GroupMember.tenant_id == group.tenant_id,
+                GroupMember.group_id == group.id,
+                User.deleted_at.is_(None),
+            )
+            .order_by(User.login)
+        )
+    )
+
+
+def list_groups(tenant_id: int, *, after: uuid.UUID | None, limit: int) -> list[Group]:
+    """Return a page of live groups, oldest first (one extra row tells there is a next page)."""
+    stmt = select(Group).where(Group.tenant_id == tenant_id, Group.deleted_at.is_(None))
+    if after:
+        stmt = stmt.where(Group.id > after)
+    return list(db.session.scalars(stmt.order_by(Group.id).limit(limit + 1)))
+
+
+def group_names(user: User) -> list[str]:
+    """Return the names of the live groups a user belongs to."""
+    return list(
+        db.session.scalars(
+            select(Group.name)
+            .join(
+                GroupMember,
+                and_(GroupMember.tenant_id == Group.tenant_id, GroupMember.group_id == Group.id),
+            )
+            .where(
+                GroupMember.tenant_id == user.tenant_id,
+                GroupMember.user_id == user.id,
+                Group.deleted_at.is_(None),
+            )
+            .order_by(Group.name)
+        )
+    )
+
+
+def create_group(tenant_id: int, *, name: str, member_logins: Sequence[str]) -> Group:
+    """Create a group with the given members."""
+    exists = db.session.scalars(
+        select(Group.id).where(
+            Group.tenant_id == tenant_id, Group.name == name, Group.deleted_at.is_(None)
+        )
+    ).first()
+    if exists is not None:
+        raise Conflict(
+            f"A group named {name!r} already exists.", code="group_exists", details={"name": name}
+        )
+    group = Group(tenant_id=tenant_id, name=name)
+    db.session.add(group)
+    db.session.flush()
+    set_members(group, member_logins)
+    return group
+
+
+def set_members(group: Group, member_logins: Sequence[str]) -> None:
+    """Replace the group's members; every user whose membership changes sees a new inbox."""
+    found = users_by_login(group.tenant_id, member_logins)
+    unknown = sorted(set(member_logins) - set(found))
+    if unknown:
+        raise Invalid(
+            "These users do not exist: " + ", ".join(unknown) + ".",
+            code="unknown_user",
+            details={
+                "fields": {"members": [f"Unknown user {login!r}." for login in unknown]},
+                "logins": unknown,
+            },
+        )
+    wanted = {user.id for user in found.values()}
+    current = set(
+        db.session.scalars(
+            select(GroupMember.user_id).where(
+                GroupMember.tenant_id == group.tenant_id, GroupMember.group_id == group.id
+            )
+        )
+    )
+    removed, added = current - wanted, wanted - current
+    if removed:
+        db.session.execute(
+            delete(GroupMember).where(
+                GroupMember.tenant_id == group.tenant_id,
+                GroupMember.group_id == group.id,
+                GroupMember.user_id.in_(removed),
+            )
+        )
+    for user_id in sorted(added):
+        db.session.add(GroupMember(tenant_id=group.tenant_id, group_id=group.id, user_id=user_id))
+    inbox.touch(group.tenant_id, [inbox.user_key(uid) for uid in removed | added])
+
+
+def rename_group(group: Group, name: str) -> None:
+    """Rename a group, refusing a name another live group has."""
+    if name == group.name:
+        return
+    exists = db.session.scalars(
+        select(Group.id).where(
+            Group.tenant_id == group.tenant_id, Group.name == name, Group.deleted_at.is_(None)
+        )
+    ).first()
+    if exists is not None:
+        raise Conflict(
+            f"A group named {name!r} already exists.", code="group_exists", details={"name": name}
+        )
+    group.name = name
+
+
+def delete_group(group: Group) -> None:
+    """Delete a group; its members' inboxes lose what was addressed to it."""
+    set_members(group, [])
+    group.deleted_at = utcnow()
+
+
+# -- sessions --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str
+    user: User
+
+
+def log_in(
+    device: Identity,
+    *,
+    login: str,
+    password: str,
+    ttl: timedelta,
+    lockout_failures: int,
+    lockout: timedelta,
+) -> Session:
+    """Open an operator session on a terminal.
+
+    Wrong passwords are counted on the user and commit even though the request fails: after
+    ``lockout_failures`` in a row the user is locked for ``lockout``.
+    """
+    user = db.session.scalars(
+        select(User)
+        .where(User.tenant_id == device.tenant_id, User.login == login, User.deleted_at.is_(None))
+        .with_for_update()
+    ).first()
+    now = utcnow()
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        raise TooManyRequests(
+            f"Too many wrong passwords for {login!r}: try again later or ask an admin to set "
+            "a new password.",
+            code="login_locked",
+            retry_after=int((user.locked_until - now).total_seconds()) + 1,
+        )
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        raise Unauthorized("The login or the password is wrong.", code="invalid_login")
+    if not check_password_hash(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= lockout_failures:
+            user.failed_logins = 0
+            user.locked_until = now + lockout
+        db.session.commit()
+        raise Unauthorized("The login or the password is wrong.", code="invalid_login")
+    user.failed_logins = 0
+    user.locked_until = None
+    assert device.device_id is not None
+    token = auth.issue(
+        device.tenant_id,
+        "session",
+        device_id=device.device_id,
+        user_id=user.id,
+        expires_at=now + ttl,
+    )
+    return Session(token=token, user=user)
+
+
+def log_out(identity: Identity) -> None:
+    """End the calling session."""
+    auth.revoke_where(identity.tenant_id, kind="session", id=identity.credential_id)

@@ -1,0 +1,135 @@
+"""Shared fixtures: one migrated database per session, emptied before every test.
+
+The suite runs on SQLite by default and on PostgreSQL when RELAY_TEST_DATABASE_URL names one
+(`make test` runs both).
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import flask_migrate
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from relay import create_app
+from relay.extensions import db, limiter
+from relay.models import Base
+from tests.helpers import Client, TenantKeys, new_tenant
+
+PG_URL = os.environ.get("RELAY_TEST_DATABASE_URL", "")
+ON_POSTGRES = PG_URL.startswith("postgresql")
+
+TEST_CONFIG: dict[str, Any] = {
+    "TESTING": True,
+    # Tests create many users: a fast hash keeps the suite quick (production uses scrypt).
+    "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+    "LAST_SEEN_RESOLUTION_SECONDS": 60,
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set RELAY_TEST_DATABASE_URL)")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)
+
+
+def reset_schema(url: str) -> None:
+    """Drop everything in the test database so migrations start from nothing."""
+    if url.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as c:
+            c.execute("DROP SCHEMA public CASCADE")
+            c.execute("CREATE SCHEMA public")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if ON_POSTGRES:
+        return PG_URL
+    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "relay-test.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    reset_schema(database_url)
+    application = create_app(
+        {
+            **TEST_CONFIG,
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
+        }
+    )
+    with application.app_context():
+        flask_migrate.upgrade()
+        db.session.remove()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+def empty_tables() -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(text(f"DELETE FROM {table}"))
+    db.session.commit()
+
+
+@pytest.fixture(autouse=True)
+def _clean(app: Flask) -> None:
+    with app.app_context():
+        empty_tables()
+        db.session.remove()
+    limiter.reset()
+
+
+@pytest.fixture
+def app_ctx(app: Flask) -> Iterator[Flask]:
+    """An application context for tests that call the domain directly."""
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def api(client: FlaskClient) -> Client:
+    return Client(client)
+
+
+@pytest.fixture
+def tenant(app: Flask) -> TenantKeys:
+    return new_tenant(app, "acme")
+
+
+@pytest.fixture
+def other_tenant(app: Flask) -> TenantKeys:
+    return new_tenant(app, "globex")
+
+
+@pytest.fixture
+def pg_only() -> None:
+    if not ON_POSTGRES:
+        pytest.skip("needs PostgreSQL")
+
+
+def random_name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+__all__ = ["Path"]

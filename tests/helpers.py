@@ -1,0 +1,224 @@
+"""Test helpers: an API client with tokens, and builders for tenants, devices, users."""
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from relay import tenants
+from relay.db import transaction
+
+
+@dataclass
+class TenantKeys:
+    id: int
+    name: str
+    admin_key: str
+    accounting_key: str
+
+
+@dataclass
+class Terminal:
+    device_id: str
+    pin: str
+    token: str
+    session_token: str | None = None
+    claims: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def bearer(self) -> str:
+        return self.session_token or self.token
+
+
+def new_tenant(app: Flask, name: str) -> TenantKeys:
+    with app.app_context(), transaction():
+        created = tenants.create(name)
+        return TenantKeys(
+            created.tenant.id, created.tenant.name, created.admin_key, created.accounting_key
+        )
+
+
+class Client:
+    """The Flask test client with the relay's auth header and JSON bodies."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> TestResponse:
+        all_headers = dict(headers or {})
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
+        if json is not None:
+            kwargs["json"] = json
+        return self.client.open(path, method=method, headers=all_headers, **kwargs)
+
+    def get(self, path: str, token: str | None = None, **kwargs: Any) -> TestResponse:
+        return self.call("GET", path, token, **kwargs)
+
+    def post(
+        self, path: str, token: str | None = None, json: Any = None, **kwargs: Any
+    ) -> TestResponse:
+        return self.call("POST", path, token, json=json, **kwargs)
+
+    def put(
+        self, path: str, token: str | None = None, json: Any = None, **kwargs: Any
+    ) -> TestResponse:
+        return self.call("PUT", path, token, json=json, **kwargs)
+
+    def patch(
+        self, path: str, token: str | None = None, json: Any = None, **kwargs: Any
+    ) -> TestResponse:
+        return self.call("PATCH", path, token, json=json, **kwargs)
+
+    def delete(self, path: str, token: str | None = None, **kwargs: Any) -> TestResponse:
+        return self.call("DELETE", path, token, **kwargs)
+
+    # -- builders ----------------------------------------------------------------------------
+
+    def enrollment_code(self, tenant: TenantKeys, uses: int = 1) -> str:
+        response = self.post("/api/v1/admin/enrollment-codes", tenant.admin_key, {"uses": uses})
+        assert response.status_code == 201, response.json
+        return str(response.json["code"])
+
+    def enroll(
+        self, tenant: TenantKeys, name: str = "Склад-1", serial: str = "", mode: str | None = None
+    ) -> Terminal:
+        code = self.enrollment_code(tenant)
+        response = self.post(
+            "/api/v1/terminal/enroll",
+            json={"code": code, "name": name, "model": "EDA50", "serial": serial},
+        )
+        assert response.status_code == 201, response.json
+        body = response.json
+        terminal = Terminal(device_id=body["device_id"], pin=body["pin"], token=body["token"])
+        if mode:
+            r = self.patch(
+                f"/api/v1/admin/devices/{terminal.device_id}", tenant.admin_key, {"mode": mode}
+            )
+            assert r.status_code == 200, r.json
+        return terminal
+
+    def user(
+        self, tenant: TenantKeys, login: str, password: str = "secret-1", name: str = ""
+    ) -> dict[str, Any]:
+        response = self.post(
+            "/api/v1/admin/users",
+            tenant.admin_key,
+            {"login": login, "name": name or login, "password": password},
+        )
+        assert response.status_code == 201, response.json
+        return dict(response.json)
+
+    def group(self, tenant: TenantKeys, name: str, members: list[str]) -> dict[str, Any]:
+        response = self.post(
+            "/api/v1/admin/groups", tenant.admin_key, {"name": name, "members": members}
+        )
+        assert response.status_code == 201, response.json
+        return dict(response.json)
+
+    def login(self, terminal: Terminal, login: str, password: str = "secret-1") -> Terminal:
+        response = self.post(
+            "/api/v1/terminal/sessions", terminal.token, {"login": login, "password": password}
+        )
+        assert response.status_code == 201, response.json
+        return Terminal(
+            terminal.device_id,
+            terminal.pin,
+            terminal.token,
+            session_token=response.json["session_token"],
+        )
+
+    def push(
+        self,
+        tenant: TenantKeys,
+        process: str,
+        docs: list[dict[str, Any]],
+        target: dict[str, Any] | None = None,
+        expect: int | None = 201,
+    ) -> TestResponse:
+        body: dict[str, Any] = {"business_process": process, "documents": docs}
+        if target is not None:
+            body["target"] = target
+        response = self.post("/api/v1/documents", tenant.accounting_key, body)
+        if expect is not None:
+            assert response.status_code == expect, response.json
+        return response
+
+    def inbox(self, terminal: Terminal) -> list[dict[str, Any]]:
+        response = self.get("/api/v1/terminal/documents", terminal.bearer)
+        assert response.status_code == 200, response.json
+        return list(response.json["documents"])
+
+    def claim(self, terminal: Terminal, instance_id: str, expect: int = 200) -> TestResponse:
+        response = self.post(f"/api/v1/terminal/documents/{instance_id}/claim", terminal.bearer)
+        assert response.status_code == expect, response.json
+        if expect == 200:
+            terminal.claims[instance_id] = response.json["claim_token"]
+        return response
+
+    def complete(
+        self,
+        terminal: Terminal,
+        instance_id: str,
+        lines: list[dict[str, Any]],
+        expect: int | None = 200,
+        **extra: Any,
+    ) -> TestResponse:
+        body = {
+            "submission_id": extra.pop("submission_id", uuid.uuid4().hex),
+            "claim_token": extra.pop("claim_token", terminal.claims.get(instance_id, "")),
+            "lines": lines,
+            **extra,
+        }
+        response = self.post(
+            f"/api/v1/terminal/documents/{instance_id}/complete", terminal.bearer, body
+        )
+        if expect is not None:
+            assert response.status_code == expect, response.json
+        return response
+
+
+def doc(
+    external_id: str = "ЗаказПоставщику-0000-000123",
+    lines: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A supplier order as 1C pushes it (Appendix A)."""
+    return {
+        "external_id": external_id,
+        "number": external_id.rsplit("-", 1)[-1],
+        "date": "2026-11-20",
+        "header": {"warehouse": "Основной склад", "counterparty": "ООО Ромашка"},
+        "lines": lines
+        if lines is not None
+        else [
+            {
+                "line_id": "1",
+                "product_id": "p-001",
+                "name": "Молоко 1 л",
+                "barcode": "4601234567890",
+                "unit": "шт",
+                "declared_qty": 10,
+            },
+            {
+                "line_id": "2",
+                "product_id": "p-002",
+                "name": "Кефир 0,5 л",
+                "barcode": "4601234567891",
+                "unit": "шт",
+                "declared_qty": 5,
+            },
+        ],
+        **extra,
+    }
