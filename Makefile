@@ -49,7 +49,7 @@ test: lint test-sqlite test-postgres ## Lint, then the whole suite on SQLite and
 test-sqlite: install ## The suite on SQLite
 	$(BIN)/pytest --cov=relay --cov-report= $(PYTEST_ARGS)
 
-test-postgres: install ## The suite on PostgreSQL ($(PG_TEST_URL)); unreachable is a failure under CI=1
+test-postgres: install ## The suite on PostgreSQL (PG_TEST_URL); unreachable is a failure under CI=1
 	@if $(BIN)/python -m tests.pg_reachable "$(PG_TEST_URL)"; then \
 		RELAY_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest --cov=relay --cov-append --cov-report= $(PYTEST_ARGS); \
 	elif [ -n "$$CI" ]; then \

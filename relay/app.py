@@ -1,10 +1,11 @@
 """The application factory: the one way in for wsgi, the worker, the CLI and the tests."""
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, request, send_from_directory
+from flask import Config, Flask, request, send_from_directory
 from flask.typing import ResponseReturnValue
 
 from relay import db as database
@@ -17,10 +18,7 @@ MIGRATIONS_DIR = __file__.rsplit("/", 1)[0] + "/migrations"
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the relay: shipped defaults, then RELAY_* environment variables, then overrides."""
     app = Flask("relay", static_folder=None)
-    app.config.from_object("relay.settings")
-    app.config.from_prefixed_env("RELAY")
-    if overrides:
-        app.config.update(overrides)
+    app.config.update(load_config(overrides))
     if app.config.get("INSTANCE_PATH"):
         app.instance_path = app.config["INSTANCE_PATH"]
     _configure_api(app)
@@ -49,6 +47,16 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
     return app
+
+
+def load_config(overrides: Mapping[str, Any] | None = None) -> Config:
+    """The configuration alone, without building an app (for gunicorn's config file)."""
+    config = Config(os.path.dirname(__file__))
+    config.from_object("relay.settings")
+    config.from_prefixed_env("RELAY")
+    if overrides:
+        config.update(overrides)
+    return config
 
 
 def _configure_api(app: Flask) -> None:

@@ -10,7 +10,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from relay import devices, tenants
-from relay.app import create_app
+from relay.app import create_app, load_config
 from relay.db import transaction
 from relay.errors import RelayError
 from relay.timeutil import iso
@@ -151,8 +151,7 @@ def serve(bind: str | None, workers: int | None) -> None:
     """Serve the relay with gunicorn."""
     from relay.serve import RelayServer, gunicorn_options
 
-    app = create_app()
-    options = gunicorn_options(app.config)
+    options = gunicorn_options(load_config())
     if bind:
         options["bind"] = bind
     if workers:

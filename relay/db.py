@@ -14,9 +14,9 @@ from contextvars import ContextVar
 from typing import Any
 
 from flask import Flask
+from flask_sqlalchemy.session import Session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from flask_sqlalchemy.session import Session
 from sqlalchemy.orm import scoped_session
 
 from relay import jsonutil

@@ -1,6 +1,7 @@
 """Every error leaves the relay in one shape: {"error": {"code", "message", "details"}}."""
 
 import logging
+import time
 from typing import Any
 
 import flask_smorest
@@ -74,14 +75,23 @@ def handle_http_exception(error: HTTPException) -> Response:
         details = {"location": location, "fields": fields}
         first = first_field_error(fields)
         if first:
-            message = f"The request is not valid: {first}."
+            message = f"The request is not valid: {first.rstrip('.')}."
     if status == 429:
-        retry_after = error.get_response().headers.get("Retry-After") or "60"
-        headers["Retry-After"] = retry_after
+        retry_after = _retry_after()
+        headers["Retry-After"] = str(retry_after)
         message = f"Too many failed attempts from this address; try again in {retry_after} s."
     if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
         headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
     return error_response(status, code, message, details, headers)
+
+
+def _retry_after() -> int:
+    from relay.extensions import limiter  # relay.extensions imports this module
+
+    current = limiter.current_limit
+    if current is None:
+        return 60
+    return max(1, int(current.reset_at - time.time()))
 
 
 def handle_relay_error(error: RelayError) -> Response:

@@ -278,7 +278,8 @@ def _complete_one(who: Identity, raw: Any) -> dict[str, Any]:
         except ma.ValidationError as err:
             first = first_field_error(err.messages) or "see details"
             raise Invalid(
-                f"The completion is not valid: {first}.", details={"fields": err.messages}
+                f"The completion is not valid: {first.rstrip('.')}.",
+                details={"fields": err.messages},
             ) from err
         _check_completion_size(payload)
         instance_id: uuid.UUID = path_id(payload.pop("id"))
