@@ -3,13 +3,14 @@
 import json
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import FlaskGroup
 
-from relay import devices, tenants
+from relay import devices, processes, tenants
 from relay.app import create_app, load_config
 from relay.db import transaction
 from relay.errors import RelayError
@@ -157,3 +158,69 @@ def serve(bind: str | None, workers: int | None) -> None:
     if workers:
         options["workers"] = workers
     RelayServer(options).run()
+
+
+@cli.group("bp")
+def bp() -> None:
+    """Business processes as YAML files: export, import, check."""
+
+
+@bp.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--tenant", "tenant_name", required=True, help="Tenant name.")
+def bp_export(directory: Path, tenant_name: str) -> None:
+    """Write the tenant's current business processes to DIRECTORY, one <key>.yaml each."""
+    try:
+        tenant_id = tenants.by_name(tenant_name).id
+    except RelayError as err:
+        _fail(err)
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    for row in processes.list_current(tenant_id):
+        path = directory / f"{row.key}.yaml"
+        path.write_text(
+            f"# {row.key}, version {row.version}, exported from tenant {tenant_name}\n"
+            + processes.to_yaml(row.definition),
+            encoding="utf-8",
+        )
+        click.echo(f"{path}  (version {row.version})")
+
+
+@bp.command("import")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--tenant", "tenant_name", required=True, help="Tenant name.")
+def bp_import(directory: Path, tenant_name: str) -> None:
+    """Validate every <key>.yaml in DIRECTORY and store each changed one as a new version.
+
+    Nothing is stored unless every file is valid. Processes not in DIRECTORY are left alone.
+    """
+    try:
+        definitions = processes.load_directory(directory)
+        with transaction():
+            outcome = processes.import_definitions(tenants.by_name(tenant_name).id, definitions)
+    except processes.ProcessFileError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    except RelayError as err:
+        _fail(err)
+        return
+    for key, what in outcome.items():
+        click.echo(f"{key}: {what}")
+
+
+@bp.command("check", with_appcontext=False)
+@click.argument(
+    "directory", required=False, type=click.Path(file_okay=False, exists=True, path_type=Path)
+)
+def bp_check(directory: Path | None) -> None:
+    """Validate business-process files without a database (default: the shipped ones)."""
+    directory = directory or processes.shipped_directory()
+    try:
+        definitions = processes.load_directory(directory)
+    except processes.ProcessFileError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"{len(definitions)} business processes in {directory} are valid: "
+        + ", ".join(sorted(definitions))
+    )

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import segno
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from relay import auth, inbox
 from relay.errors import Invalid, NotFound, Unauthorized
 from relay.extensions import db
 from relay.ids import hash_token
-from relay.models import Device, EnrollmentCode, Instance, InstanceAddressee
+from relay.models import Device, Document, EnrollmentCode, Instance, InstanceAddressee
 from relay.timeutil import utcnow
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -224,7 +224,7 @@ def new_pin(device: Device) -> Device:
     return device
 
 
-def revoke(device: Device) -> list[uuid.UUID]:
+def revoke(device: Device) -> list[dict[str, str]]:
     """Revoke a device: its PIN is freed, its tokens die. Return its unfinished instances."""
     if device.status == "active":
         device.status = "revoked"
@@ -234,8 +234,8 @@ def revoke(device: Device) -> list[uuid.UUID]:
     return unfinished_instances(device)
 
 
-def unfinished_instances(device: Device) -> list[uuid.UUID]:
-    """Instances a device holds, and queued ones addressed to it alone: work to reroute."""
+def unfinished_instances(device: Device) -> list[dict[str, str]]:
+    """What a device leaves behind: instances it holds and queued ones sent to it, to reroute."""
     held = select(Instance.id).where(
         Instance.tenant_id == device.tenant_id,
         Instance.holder_device_id == device.id,
@@ -244,10 +244,36 @@ def unfinished_instances(device: Device) -> list[uuid.UUID]:
     queued = select(InstanceAddressee.instance_id).where(
         InstanceAddressee.tenant_id == device.tenant_id,
         InstanceAddressee.key == inbox.device_key(device.id),
-        InstanceAddressee.queued.is_(True),
+        InstanceAddressee.listed.is_(True),
     )
     ids = set(db.session.scalars(held)) | set(db.session.scalars(queued))
-    return sorted(ids)
+    if not ids:
+        return []
+    rows = db.session.execute(
+        select(
+            Instance.id,
+            Instance.state,
+            Document.id,
+            Document.external_id,
+            Document.business_process,
+        )
+        .join(
+            Document,
+            and_(Document.tenant_id == Instance.tenant_id, Document.id == Instance.document_id),
+        )
+        .where(Instance.tenant_id == device.tenant_id, Instance.id.in_(ids))
+        .order_by(Instance.id)
+    )
+    return [
+        {
+            "instance_id": str(iid),
+            "state": state,
+            "document_id": str(did),
+            "external_id": ext,
+            "business_process": bp,
+        }
+        for iid, state, did, ext, bp in rows
+    ]
 
 
 def qr_payload(code: str, base_url: str | None) -> str:

@@ -33,14 +33,15 @@ class Pushed:
         return lifecycle.document_state(i.state for i in self.instances)
 
 
-def content_hash(doc: Mapping[str, Any], target: Target) -> str:
-    """What makes two pushes of one external_id the same: content and target."""
+def content_hash(doc: Mapping[str, Any], target: Target, next_target: Target) -> str:
+    """What makes two pushes of one external_id the same: content and targets."""
     material = {
         "number": doc.get("number") or "",
         "date": doc.get("date"),
         "header": doc.get("header") or {},
         "lines": doc.get("lines") or [],
         "target": target.normalized(),
+        "next_target": next_target.normalized(),
     }
     return hashlib.sha256(canonical(material).encode()).hexdigest()
 
@@ -81,16 +82,31 @@ def check_lines(process: processes.Process, doc: Mapping[str, Any], index: int) 
             )
 
 
-def push(
-    by: Identity, process_key: str, target: Target, docs: Sequence[Mapping[str, Any]]
-) -> list[Pushed]:
-    """Route and store a batch of documents: all of them, or (on any error) none."""
-    process = processes.current(by.tenant_id, process_key)
+def enabled_process(tenant_id: int, key: str) -> processes.Process:
+    """The current version of a process that accepts documents."""
+    process = processes.current(tenant_id, key)
     if not process.enabled:
         raise Invalid(
-            f"Business process {process_key!r} is disabled; an admin can enable it.",
+            f"Business process {key!r} is disabled; an admin can enable it.",
             code="business_process_disabled",
         )
+    return process
+
+
+def push(
+    by: Identity,
+    process_key: str,
+    target: Target,
+    docs: Sequence[Mapping[str, Any]],
+    next_target: Target | None = None,
+) -> list[Pushed]:
+    """Route and store a batch of documents: all of them, or (on any error) none.
+
+    ``next_target`` is where the document chained from each of these goes when it completes
+    (its process's ``next_business_process``); without it, the next process's own default.
+    """
+    process = enabled_process(by.tenant_id, process_key)
+    next_target = next_target or Target()
     seen = Counter(doc["external_id"] for doc in docs)
     repeated = sorted(ext for ext, n in seen.items() if n > 1)
     if repeated:
@@ -105,7 +121,7 @@ def push(
     outcomes: list[Pushed] = []
     in_progress: list[str] = []
     for doc in docs:
-        outcome = _push_one(by, process, target, plan, doc)
+        outcome = _push_one(by, process, target, next_target, plan, doc)
         if outcome is None:
             in_progress.append(doc["external_id"])
         else:
@@ -126,10 +142,11 @@ def _push_one(
     by: Identity,
     process: processes.Process,
     target: Target,
+    next_target: Target,
     plan: routing.Plan,
     doc: Mapping[str, Any],
 ) -> Pushed | None:
-    digest = content_hash(doc, target)
+    digest = content_hash(doc, target, next_target)
     existing = db.session.scalars(
         select(Document)
         .where(
@@ -140,66 +157,81 @@ def _push_one(
         .with_for_update()
     ).first()
     if existing is None:
-        document = Document(
-            tenant_id=by.tenant_id,
-            business_process=process.key,
-            business_process_version=process.version,
-            external_id=doc["external_id"],
-            content_hash=digest,
-            target=target.normalized(),
-            **_content(doc),
+        return create(
+            by, process, doc, target=target, next_target=next_target, plan=plan, digest=digest
         )
-        db.session.add(document)
-        db.session.flush()
-        events.record(by.tenant_id, document.id, "pushed", by, version=1)
-        return _instantiate(document, plan, "created")
 
     instances = instances_of(existing, for_update=True)
     states = {i.state for i in instances}
     revive = states == {"cancelled"}
+    keys = lifecycle.addressee_keys(by.tenant_id, [i.id for i in instances])
     if existing.content_hash == digest and not revive:
-        keys = lifecycle.addressee_keys(by.tenant_id, [i.id for i in instances])
-        described = routing.describe_keys(by.tenant_id, [k for ks in keys.values() for k in ks])
-        return Pushed(
-            existing,
-            "unchanged",
-            instances,
-            {i: [described[k] for k in ks] for i, ks in keys.items()},
-        )
+        return _existing(existing, "unchanged", instances, keys)
     if not states <= {"queued", "cancelled"}:
         return None
     for name, value in _content(doc).items():
         setattr(existing, name, value)
     existing.content_hash = digest
     existing.target = target.normalized()
+    existing.next_target = next_target.normalized()
     existing.version += 1
     existing.business_process_version = process.version
     existing.updated_at = utcnow()
     events.record(by.tenant_id, existing.id, "replaced", by, version=existing.version)
-    keys = lifecycle.addressee_keys(by.tenant_id, [i.id for i in instances])
+    # Every inbox that listed the document sees it change (or go).
+    inbox.touch(by.tenant_id, [k for ks in keys.values() for k in ks])
     current_plan = sorted(sorted(ks) for ks in keys.values())
     wanted_plan = sorted(sorted(a.key for a in group) for group in plan)
     if not revive and current_plan == wanted_plan:
-        # Same addressees: the instances stay (their ids are what terminals know); their
-        # inboxes are told the content changed.
-        inbox.touch(by.tenant_id, [k for ks in keys.values() for k in ks])
-        described = routing.describe_keys(by.tenant_id, [k for ks in keys.values() for k in ks])
-        return Pushed(
-            existing,
-            "replaced",
-            instances,
-            {i: [described[k] for k in ks] for i, ks in keys.items()},
-        )
-    inbox.touch(by.tenant_id, [k for ks in keys.values() for k in ks])
+        # Same addressees: the instances stay, since their ids are what terminals know.
+        return _existing(existing, "replaced", instances, keys)
     db.session.execute(
         delete(Instance).where(
             Instance.tenant_id == by.tenant_id, Instance.document_id == existing.id
         )
     )
-    db.session.flush()
     for instance in instances:
         db.session.expunge(instance)
     return _instantiate(existing, plan, "replaced")
+
+
+def _existing(
+    document: Document, status: str, instances: list[Instance], keys: dict[uuid.UUID, list[str]]
+) -> Pushed:
+    described = routing.describe_keys(document.tenant_id, [k for ks in keys.values() for k in ks])
+    return Pushed(
+        document, status, instances, {i: [described[k] for k in ks] for i, ks in keys.items()}
+    )
+
+
+def create(
+    by: Identity,
+    process: processes.Process,
+    doc: Mapping[str, Any],
+    *,
+    target: Target,
+    next_target: Target,
+    plan: routing.Plan,
+    digest: str,
+    chained_from_result_id: uuid.UUID | None = None,
+    **event_details: Any,
+) -> Pushed:
+    """Store a new document and its instances (a push, or a chain from a completed one)."""
+    document = Document(
+        tenant_id=by.tenant_id,
+        business_process=process.key,
+        business_process_version=process.version,
+        external_id=doc["external_id"],
+        content_hash=digest,
+        target=target.normalized(),
+        next_target=next_target.normalized(),
+        chained_from_result_id=chained_from_result_id,
+        **_content(doc),
+    )
+    db.session.add(document)
+    db.session.flush()
+    events.record(document.tenant_id, document.id, "pushed", by, version=1, **event_details)
+    return _instantiate(document, plan, "created")
 
 
 def _content(doc: Mapping[str, Any]) -> dict[str, Any]:

@@ -143,7 +143,7 @@ def page_query(
         stmt = select(InstanceAddressee.instance_id.label("id")).where(
             InstanceAddressee.tenant_id == identity.tenant_id,
             InstanceAddressee.key == key,
-            InstanceAddressee.queued.is_(True),
+            InstanceAddressee.listed.is_(True),
         )
         if after is not None:
             stmt = stmt.where(InstanceAddressee.instance_id > after)

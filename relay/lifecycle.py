@@ -3,27 +3,38 @@
 Every transition locks the instance row first (``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite
 the write transaction already holds the database's write lock), so of two terminals claiming
 the same instance exactly one wins, and a completion never races a release or a reroute.
+Completion itself is in ``relay.completion``, collective work in ``relay.collective``.
 """
 
-import hashlib
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
-from relay import events, inbox, lines, processes
+from relay import events, inbox, processes, routing
 from relay.auth import Identity
 from relay.errors import Conflict, Invalid, NotFound
 from relay.extensions import db
 from relay.ids import hash_token, new_token
-from relay.jsonutil import canonical
-from relay.models import Device, Document, Instance, InstanceAddressee, Result, Submission, User
-from relay.routing import Addressee
+from relay.models import (
+    Device,
+    Document,
+    Event,
+    Instance,
+    InstanceAddressee,
+    Part,
+    Result,
+    User,
+)
+from relay.routing import Addressee, Target
 from relay.timeutil import iso, utcnow
 
 CLAIM_TOKEN_PREFIX = "relay_clm"  # noqa: S105 - a prefix, not a secret
+OPEN_STATES = ("queued", "claimed")
 
 
 def create(document: Document, addressees: Sequence[Addressee]) -> Instance:
@@ -31,14 +42,21 @@ def create(document: Document, addressees: Sequence[Addressee]) -> Instance:
     instance = Instance(tenant_id=document.tenant_id, document_id=document.id)
     db.session.add(instance)
     db.session.flush()
+    _address(instance, addressees)
+    return instance
+
+
+def _address(instance: Instance, addressees: Sequence[Addressee]) -> None:
     for addressee in addressees:
         db.session.add(
             InstanceAddressee(
-                tenant_id=document.tenant_id, instance_id=instance.id, key=addressee.key
+                tenant_id=instance.tenant_id,
+                instance_id=instance.id,
+                key=addressee.key,
+                listed=instance.state in OPEN_STATES,
             )
         )
-    inbox.touch(document.tenant_id, [a.key for a in addressees])
-    return instance
+    inbox.touch(instance.tenant_id, [a.key for a in addressees])
 
 
 def addressee_keys(tenant_id: int, instance_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
@@ -65,32 +83,36 @@ def holder_keys(instance: Instance) -> list[str]:
     return keys
 
 
-def move(instance: Instance, state: str, keys: Sequence[str]) -> None:
+def move(instance: Instance, state: str, keys: Sequence[str], *, collective: bool = False) -> None:
     """Set an instance's state, keep the inbox index in step, and bump the affected inboxes.
 
-    Call it after changing the holder: both the old and the new holder's inboxes change, so
-    the caller passes the old holder's keys in ``keys`` when the holder is replaced.
+    An instance is listed in its addressees' inboxes while queued, and a collective one also
+    while in progress (others may still join). Call this after changing the holder, passing
+    the old holder's keys in ``keys`` when the holder is replaced.
     """
     instance.state = state
     instance.updated_at = utcnow()
+    listed = state == "queued" or (collective and state == "claimed")
     db.session.execute(
         update(InstanceAddressee)
         .where(
             InstanceAddressee.tenant_id == instance.tenant_id,
             InstanceAddressee.instance_id == instance.id,
         )
-        .values(queued=state == "queued")
+        .values(listed=listed)
     )
     inbox.touch(instance.tenant_id, [*keys, *holder_keys(instance)])
 
 
 @dataclass
 class Loaded:
+    """An instance with its document and addressees, as one transition needs them."""
+
     instance: Instance
     document: Document
     keys: list[str]
 
-    @property
+    @cached_property
     def process(self) -> processes.Process:
         return processes.at_version(
             self.document.tenant_id,
@@ -105,33 +127,84 @@ def _not_found(instance_id: uuid.UUID | str) -> NotFound:
     )
 
 
-def load(identity: Identity, instance_id: uuid.UUID, *, for_update: bool = False) -> Loaded:
-    """Return an instance the terminal may see, locked when asked; anything else is a 404."""
-    stmt = select(Instance).where(
-        Instance.tenant_id == identity.tenant_id, Instance.id == instance_id
-    )
+def _lock(tenant_id: int, instance_id: uuid.UUID, for_update: bool) -> Instance | None:
+    stmt = select(Instance).where(Instance.tenant_id == tenant_id, Instance.id == instance_id)
     if for_update:
         stmt = stmt.with_for_update()
-    instance = db.session.scalars(stmt).first()
-    if instance is None:
-        raise _not_found(instance_id)
-    keys = addressee_keys(identity.tenant_id, [instance.id])[instance.id]
-    if not inbox.can_see(identity, instance, keys):
-        raise _not_found(instance_id)
-    document = db.session.get(Document, (identity.tenant_id, instance.document_id))
+    return db.session.scalars(stmt).first()
+
+
+def _loaded(instance: Instance) -> Loaded:
+    keys = addressee_keys(instance.tenant_id, [instance.id])[instance.id]
+    document = db.session.get(Document, (instance.tenant_id, instance.document_id))
     assert document is not None
     return Loaded(instance=instance, document=document, keys=keys)
 
 
+def load(
+    identity: Identity,
+    instance_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+    lost_claim_is_conflict: bool = False,
+) -> Loaded:
+    """Return an instance the terminal may see, locked when asked; anything else is a 404.
+
+    With ``lost_claim_is_conflict``, a terminal that held the instance before it was rerouted
+    away gets ``409 claim_lost`` instead: it knows the document, and should hear why its work
+    was refused.
+    """
+    instance = _lock(identity.tenant_id, instance_id, for_update)
+    if instance is None:
+        raise _not_found(instance_id)
+    loaded = _loaded(instance)
+    if not inbox.can_see(identity, instance, loaded.keys):
+        if lost_claim_is_conflict and _held_before(identity, instance):
+            raise _claim_lost()
+        raise _not_found(instance_id)
+    return loaded
+
+
+def _held_before(identity: Identity, instance: Instance) -> bool:
+    return (
+        db.session.scalars(
+            select(Event.id).where(
+                Event.tenant_id == instance.tenant_id,
+                Event.document_id == instance.document_id,
+                Event.instance_id == instance.id,
+                Event.kind.in_(("claimed", "joined")),
+                Event.device_id == identity.device_id,
+            )
+        ).first()
+        is not None
+    )
+
+
+def _claim_lost() -> Conflict:
+    return Conflict(
+        "This terminal's claim on the document was lost (released, rerouted or claimed "
+        "again elsewhere); the completion was not saved.",
+        code="claim_lost",
+    )
+
+
 def holder_of(instance: Instance) -> dict[str, Any]:
     """Describe who holds an instance, for the 409 of a second claim."""
-    out: dict[str, Any] = {"claimed_at": iso(instance.claimed_at)}
-    if instance.holder_device_id is not None:
-        device = db.session.get(Device, (instance.tenant_id, instance.holder_device_id))
+    return {
+        "claimed_at": iso(instance.claimed_at),
+        **who(instance.tenant_id, instance.holder_device_id, instance.holder_user_id),
+    }
+
+
+def who(tenant_id: int, device_id: uuid.UUID | None, user_id: uuid.UUID | None) -> dict[str, Any]:
+    """Name a device and user the way operators know them: PIN, device name, login."""
+    out: dict[str, Any] = {}
+    if device_id is not None:
+        device = db.session.get(Device, (tenant_id, device_id))
         if device is not None:
             out.update(device_id=str(device.id), pin=device.pin, device_name=device.name)
-    if instance.holder_user_id is not None:
-        user = db.session.get(User, (instance.tenant_id, instance.holder_user_id))
+    if user_id is not None:
+        user = db.session.get(User, (tenant_id, user_id))
         if user is not None:
             out.update(login=user.login, user_name=user.name)
     return out
@@ -144,7 +217,12 @@ def _holds(identity: Identity, instance: Instance) -> bool:
     )
 
 
-def _refuse_state(loaded: Loaded) -> Conflict:
+def _expired(instance: Instance, now: datetime) -> bool:
+    return instance.claim_expires_at is not None and instance.claim_expires_at <= now
+
+
+def refuse_state(loaded: Loaded) -> Conflict:
+    """The 409 for acting on an instance in a state that does not allow it."""
     instance = loaded.instance
     if instance.state == "cancelled":
         return Conflict(
@@ -157,9 +235,9 @@ def _refuse_state(loaded: Loaded) -> Conflict:
     if instance.state == "queued":
         return Conflict("Claim the document before completing it.", code="not_claimed")
     holder = holder_of(instance)
-    who = holder.get("login") or holder.get("device_name") or holder.get("pin")
+    name = holder.get("login") or holder.get("device_name") or holder.get("pin")
     return Conflict(
-        f"The document is already being worked on by {who}.",
+        f"The document is already being worked on by {name}.",
         code="already_claimed",
         details={"holder": holder},
     )
@@ -169,11 +247,17 @@ def claim(identity: Identity, instance_id: uuid.UUID) -> tuple[Instance, str]:
     """Take a queued instance and return a claim token; the holder claiming again gets a new one.
 
     A terminal that lost the answer to its claim can claim again and carry on; the earlier
-    token stops working.
+    token stops working. A claim past its process's claim limit may be taken over.
     """
     loaded = load(identity, instance_id, for_update=True)
     instance = loaded.instance
-    if instance.state == "claimed" and _holds(identity, instance):
+    if loaded.process.collective_work:
+        raise Conflict(
+            "Several operators work this document together: join it instead of claiming it.",
+            code="collective_document",
+        )
+    now = utcnow()
+    if instance.state == "claimed" and _holds(identity, instance) and not _expired(instance, now):
         token = new_token(CLAIM_TOKEN_PREFIX)
         instance.claim_token_hash = hash_token(token)
         events.record(
@@ -184,13 +268,17 @@ def claim(identity: Identity, instance_id: uuid.UUID) -> tuple[Instance, str]:
             instance_id=instance.id,
         )
         return instance, token
+    if instance.state == "claimed" and _expired(instance, now):
+        _requeue(instance, loaded.keys, "claim_expired", None)
     if instance.state != "queued":
-        raise _refuse_state(loaded)
+        raise refuse_state(loaded)
     token = new_token(CLAIM_TOKEN_PREFIX)
     instance.claim_token_hash = hash_token(token)
     instance.holder_device_id = identity.device_id
     instance.holder_user_id = identity.user_id
-    instance.claimed_at = utcnow()
+    instance.claimed_at = now
+    limit = loaded.process["claim_limit_minutes"]
+    instance.claim_expires_at = now + timedelta(minutes=limit) if limit else None
     move(instance, "claimed", loaded.keys)
     events.record(
         identity.tenant_id, instance.document_id, "claimed", identity, instance_id=instance.id
@@ -198,122 +286,252 @@ def claim(identity: Identity, instance_id: uuid.UUID) -> tuple[Instance, str]:
     return instance, token
 
 
+def check_claim(loaded: Loaded, claim_token: str) -> None:
+    """Raise the 409 a completion gets when its claim is no longer good."""
+    instance = loaded.instance
+    if instance.state != "claimed":
+        raise refuse_state(loaded)
+    if instance.claim_token_hash != hash_token(claim_token or ""):
+        raise _claim_lost()
+    if _expired(instance, utcnow()):
+        raise Conflict(
+            f"The claim ran past the {loaded.process['claim_limit_minutes']}-minute limit of "
+            "its business process and the document went back to the queue; the completion "
+            "was not saved. Claim it again.",
+            code="claim_expired",
+        )
+
+
+def _requeue(
+    instance: Instance, keys: Sequence[str], kind: str, by: Identity | None, **details: Any
+) -> None:
+    """Put a claimed instance back in the queue: the holder and its claim token are gone."""
+    old = holder_keys(instance)
+    instance.holder_device_id = instance.holder_user_id = None
+    instance.claim_token_hash = None
+    instance.claimed_at = instance.claim_expires_at = None
+    move(instance, "queued", [*keys, *old])
+    events.record(
+        instance.tenant_id, instance.document_id, kind, by, instance_id=instance.id, **details
+    )
+
+
 def release(identity: Identity, instance_id: uuid.UUID) -> Instance:
-    """Give a claimed instance back to the queue; dismiss a cancelled one the terminal held."""
+    """Give a claimed instance back to the queue; dismiss a cancelled one the terminal held.
+
+    For a collective document, the caller leaves: their open part is dropped.
+    """
     loaded = load(identity, instance_id, for_update=True)
     instance = loaded.instance
+    if loaded.process.collective_work and instance.state in OPEN_STATES:
+        _leave(identity, loaded)
+        return instance
     if instance.state == "queued":
         return instance
     held = instance.holder_device_id == identity.device_id or (
         identity.user_id is not None and instance.holder_user_id == identity.user_id
     )
-    if instance.state not in ("claimed", "cancelled") or not held:
-        raise (
-            _refuse_state(loaded)
-            if instance.state != "claimed"
-            else Conflict(
-                "Only the terminal holding the document can release it.",
-                code="not_holder",
-                details={"holder": holder_of(instance)},
-            )
+    if instance.state == "claimed" and held:
+        _requeue(instance, loaded.keys, "released", identity)
+        return instance
+    if instance.state == "cancelled" and held:
+        old = holder_keys(instance)
+        instance.holder_device_id = instance.holder_user_id = None
+        inbox.touch(instance.tenant_id, old)
+        events.record(
+            identity.tenant_id,
+            instance.document_id,
+            "cancellation_seen",
+            identity,
+            instance_id=instance.id,
         )
-    old = holder_keys(instance)
-    state = "queued" if instance.state == "claimed" else "cancelled"
-    instance.holder_device_id = instance.holder_user_id = None
-    instance.claim_token_hash = None
-    instance.claimed_at = None
-    move(instance, state, [*loaded.keys, *old])
+        return instance
+    if instance.state == "claimed":
+        raise Conflict(
+            "Only the terminal holding the document can release it.",
+            code="not_holder",
+            details={"holder": holder_of(instance)},
+        )
+    raise refuse_state(loaded)
+
+
+def open_part(identity: Identity, instance: Instance) -> Part | None:
+    """The caller's open part of a collective instance, if it has joined."""
+    return db.session.scalars(
+        select(Part).where(
+            Part.tenant_id == instance.tenant_id,
+            Part.instance_id == instance.id,
+            Part.device_id == identity.device_id,
+            Part.user_id == identity.user_id
+            if identity.user_id is not None
+            else Part.user_id.is_(None),
+            Part.state == "open",
+        )
+    ).first()
+
+
+def _leave(identity: Identity, loaded: Loaded) -> None:
+    """A participant leaves a collective instance: their open part is dropped."""
+    instance = loaded.instance
+    part = open_part(identity, instance)
+    if part is None:
+        return
+    part.state = "dropped"
+    part.token_hash = None
+    db.session.flush()
+    still = db.session.scalars(
+        select(Part.id).where(
+            Part.tenant_id == instance.tenant_id,
+            Part.instance_id == instance.id,
+            Part.state.in_(("open", "submitted")),
+        )
+    ).first()
+    move(instance, "claimed" if still else "queued", loaded.keys, collective=True)
     events.record(
         identity.tenant_id,
         instance.document_id,
-        "released" if state == "queued" else "cancellation_seen",
+        "left",
         identity,
         instance_id=instance.id,
+        part_id=str(part.id),
+    )
+
+
+def open_instances(document: Document, instance_id: uuid.UUID | None) -> list[Loaded]:
+    """Lock the document's open instances (or the one named) for an accounting-side change."""
+    stmt = (
+        select(Instance)
+        .where(Instance.tenant_id == document.tenant_id, Instance.document_id == document.id)
+        .order_by(Instance.id)
+        .with_for_update()
+    )
+    instances = list(db.session.scalars(stmt))
+    if instance_id is not None:
+        instances = [i for i in instances if i.id == instance_id]
+        if not instances:
+            raise NotFound(
+                f"Document {document.id} has no instance {instance_id}.", code="instance_not_found"
+            )
+    open_ = [i for i in instances if i.state in OPEN_STATES]
+    if not open_:
+        raise Conflict(
+            "There is nothing open to change: the document is completed or cancelled.",
+            code="document_not_open",
+        )
+    if instance_id is None and len(open_) > 1:
+        raise Invalid(
+            "The document has several open instances (one per user): name the one to change "
+            "in instance_id.",
+            code="instance_required",
+            details={"instance_ids": [str(i.id) for i in open_]},
+        )
+    return [_loaded(i) for i in open_]
+
+
+def _drop_parts(instance: Instance) -> list[uuid.UUID]:
+    """Drop a collective instance's open parts (their tokens stop working); return their ids."""
+    parts = list(
+        db.session.scalars(
+            select(Part).where(
+                Part.tenant_id == instance.tenant_id,
+                Part.instance_id == instance.id,
+                Part.state == "open",
+            )
+        )
+    )
+    for part in parts:
+        part.state = "dropped"
+        part.token_hash = None
+    return [p.id for p in parts]
+
+
+def has_submitted_parts(instance: Instance) -> bool:
+    return (
+        db.session.scalars(
+            select(Part.id).where(
+                Part.tenant_id == instance.tenant_id,
+                Part.instance_id == instance.id,
+                Part.state == "submitted",
+            )
+        ).first()
+        is not None
+    )
+
+
+def reroute(
+    by: Identity, document: Document, target: Target, instance_id: uuid.UUID | None = None
+) -> Instance:
+    """Send a queued or claimed instance to a new target; the old holder's claim stops working.
+
+    The target is checked by the rules of the process the document was pushed under and must
+    resolve to one instance (one device, or users and groups sharing it). Submitted parts of
+    a collective document are kept; open parts are dropped.
+    """
+    (loaded,) = open_instances(document, instance_id)
+    instance = loaded.instance
+    process = loaded.process
+    plan = routing.route(process, target, routing.SqlDirectory(document.tenant_id))
+    if len(plan) != 1:
+        raise Invalid(
+            "A reroute moves one instance, and this target gives one per user "
+            f"({len(plan)}): name one user, one device, or push the document again.",
+            code="target_not_allowed",
+        )
+    (addressees,) = plan
+    before = routing.describe_keys(document.tenant_id, loaded.keys)
+    old = [*loaded.keys, *holder_keys(instance)]
+    dropped = _drop_parts(instance) if process.collective_work else []
+    instance.holder_device_id = instance.holder_user_id = None
+    instance.claim_token_hash = None
+    instance.claimed_at = instance.claim_expires_at = None
+    db.session.execute(
+        delete(InstanceAddressee).where(
+            InstanceAddressee.tenant_id == instance.tenant_id,
+            InstanceAddressee.instance_id == instance.id,
+        )
+    )
+    in_progress = process.collective_work and has_submitted_parts(instance)
+    instance.state = "claimed" if in_progress else "queued"
+    _address(instance, addressees)
+    move(instance, instance.state, old, collective=process.collective_work)
+    events.record(
+        document.tenant_id,
+        document.id,
+        "rerouted",
+        by,
+        instance_id=instance.id,
+        previous=[before[k].describe() for k in loaded.keys if k in before],
+        addressees=[a.describe() for a in addressees],
+        dropped_parts=[str(p) for p in dropped],
     )
     return instance
 
 
-def _request_hash(instance_id: uuid.UUID, payload: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical({"instance": str(instance_id), **payload}).encode()).hexdigest()
-
-
-def complete(
-    identity: Identity, instance_id: uuid.UUID, payload: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Complete a claimed instance with the terminal's actual lines; idempotent per submission.
-
-    The same ``submission_id`` with the same body returns the first answer and applies nothing
-    again. A duplicate arriving while the first is being applied waits for the instance's row
-    lock and then finds the first answer.
-    """
-    submission_id = payload["submission_id"]
-    request_hash = _request_hash(instance_id, payload)
-    loaded = load(identity, instance_id, for_update=True)
-    previous = db.session.get(Submission, (identity.tenant_id, submission_id))
-    if previous is not None:
-        if previous.request_hash != request_hash:
-            raise Invalid(
-                f"submission_id {submission_id!r} was already used for a different completion. "
-                "Generate a new submission_id for each completion.",
-                code="idempotency_key_reused",
-            )
-        return previous.response
+def force_release(
+    by: Identity, document: Document, instance_id: uuid.UUID | None = None
+) -> Instance:
+    """An admin takes a claim away (a terminal lost, an operator gone): back to the queue."""
+    (loaded,) = open_instances(document, instance_id)
     instance = loaded.instance
-    if instance.state != "claimed":
-        raise _refuse_state(loaded)
-    if instance.claim_token_hash != hash_token(str(payload.get("claim_token") or "")):
-        raise Conflict(
-            "This terminal's claim on the document was lost (released, rerouted or claimed "
-            "again elsewhere); the completion was not saved.",
-            code="claim_lost",
-        )
-    process = loaded.process
-    header = dict(payload.get("header") or {})
-    actual = [dict(line) for line in payload.get("lines") or []]
-    lines.check_from_terminal(process, header, actual)
-    result_lines, undeclared = lines.bind(loaded.document.lines, actual)
-    lines.check_quantities(process.quantity_control, result_lines, undeclared)
-
-    now = utcnow()
-    result = Result(
-        tenant_id=identity.tenant_id,
-        document_id=loaded.document.id,
-        instance_id=instance.id,
-        business_process=loaded.document.business_process,
-        business_process_version=loaded.document.business_process_version,
-        completed_at=now,
-        completed_by_device_id=identity.device_id,
-        completed_by_user_id=identity.user_id,
-        device_mode=identity.device_mode or "offline",
-        header=header,
-        lines=result_lines,
-        undeclared=undeclared,
-    )
-    db.session.add(result)
-    instance.completed_at = now
-    instance.claim_token_hash = None
-    move(instance, "completed", loaded.keys)
-    db.session.flush()
-    events.record(
-        identity.tenant_id,
-        instance.document_id,
-        "completed",
-        identity,
-        instance_id=instance.id,
-        result_id=str(result.id),
-        submission_id=submission_id,
-    )
-    response = {"id": str(instance.id), "state": "completed", "result_id": str(result.id)}
-    db.session.add(
-        Submission(
-            tenant_id=identity.tenant_id,
-            submission_id=submission_id,
+    if loaded.process.collective_work:
+        dropped = _drop_parts(instance)
+        state = "claimed" if has_submitted_parts(instance) else "queued"
+        move(instance, state, loaded.keys, collective=True)
+        events.record(
+            document.tenant_id,
+            document.id,
+            "released",
+            by,
             instance_id=instance.id,
-            request_hash=request_hash,
-            response=response,
+            dropped_parts=[str(p) for p in dropped],
         )
-    )
-    return response
+        return instance
+    if instance.state != "claimed":
+        raise Conflict(
+            "The document is not claimed; there is nothing to release.", code="not_claimed"
+        )
+    _requeue(instance, loaded.keys, "released", by, holder=holder_of(instance))
+    return instance
 
 
 def cancel(by: Identity, document: Document) -> list[Instance]:
@@ -326,7 +544,7 @@ def cancel(by: Identity, document: Document) -> list[Instance]:
             .with_for_update()
         )
     )
-    open_ = [i for i in instances if i.state in ("queued", "claimed")]
+    open_ = [i for i in instances if i.state in OPEN_STATES]
     if not open_:
         if all(i.state == "cancelled" for i in instances):
             return instances
@@ -337,17 +555,51 @@ def cancel(by: Identity, document: Document) -> list[Instance]:
     keys = addressee_keys(document.tenant_id, [i.id for i in open_])
     for instance in open_:
         instance.claim_token_hash = None
+        instance.claim_expires_at = None
+        _drop_parts(instance)
         move(instance, "cancelled", keys[instance.id])
         events.record(document.tenant_id, document.id, "cancelled", by, instance_id=instance.id)
     return instances
 
 
+def expire_claims(now: datetime, *, limit: int = 100) -> int:
+    """Return claims past their process's claim limit to the queue (run by the worker)."""
+    stmt = (
+        select(Instance)
+        .where(
+            Instance.state == "claimed",
+            Instance.claim_expires_at.is_not(None),
+            Instance.claim_expires_at <= now,
+        )
+        .order_by(Instance.claim_expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    expired = list(db.session.scalars(stmt))
+    keys = {}
+    for instance in expired:
+        keys.update(addressee_keys(instance.tenant_id, [instance.id]))
+        _requeue(instance, keys[instance.id], "claim_expired", None, holder=holder_of(instance))
+    return len(expired)
+
+
 def mark_processed(by: Identity | None, result: Result, via: str) -> None:
-    """Mark a result processed (acknowledged or delivered) and its instance with it."""
+    """Mark a result processed (acknowledged or delivered) and its instance with it.
+
+    An instance with several results (one per part) is processed when all of them are.
+    """
     result.processed_at = utcnow()
     result.processed_via = via
+    db.session.flush()
     instance = db.session.get(Instance, (result.tenant_id, result.instance_id))
-    if instance is not None and instance.state == "completed":
+    pending = db.session.scalars(
+        select(Result.id).where(
+            Result.tenant_id == result.tenant_id,
+            Result.instance_id == result.instance_id,
+            Result.processed_at.is_(None),
+        )
+    ).first()
+    if instance is not None and instance.state == "completed" and pending is None:
         instance.state = "processed"
         instance.updated_at = result.processed_at
     events.record(

@@ -238,7 +238,52 @@ def load_directory(directory: Path | str) -> dict[str, dict[str, Any]]:
                 f"{directory / (key + '.yaml')}: field 'next_business_process': "
                 f"no process {nxt!r} in {directory}"
             )
+        chain = [key]
+        while nxt and nxt in definitions:
+            if nxt in chain:
+                raise ProcessFileError(
+                    f"{directory / (key + '.yaml')}: field 'next_business_process': the chain "
+                    + " → ".join([*chain, nxt])
+                    + " loops"
+                )
+            chain.append(nxt)
+            nxt = definitions[nxt].get("next_business_process")
     return definitions
+
+
+def to_yaml(definition: Mapping[str, Any]) -> str:
+    """A definition as a YAML file, fields in the schema's order, Cyrillic as-is."""
+    return yaml.safe_dump(
+        dump_definition(definition), allow_unicode=True, sort_keys=False, width=100
+    )
+
+
+def import_definitions(
+    tenant_id: int, definitions: Mapping[str, Mapping[str, Any]]
+) -> dict[str, str]:
+    """Store definitions read from files as new versions; return what became of each key.
+
+    Unchanged processes keep their version. Processes are saved in chain order (a process
+    before the one that chains to it), so a directory may add a whole chain at once.
+    """
+    outcome: dict[str, str] = {}
+    pending = dict(definitions)
+    while pending:
+        ready = [
+            key
+            for key, d in pending.items()
+            if d.get("next_business_process") not in pending
+            or d.get("next_business_process") == key
+        ]
+        for key in sorted(ready):
+            definition = dict(pending.pop(key))
+            existing = db.session.get(BusinessProcess, (tenant_id, key))
+            if existing is not None and existing.definition == validate_definition(definition):
+                outcome[key] = "unchanged"
+                continue
+            save(tenant_id, key, definition, partial=False)
+            outcome[key] = "created" if existing is None else "updated"
+    return outcome
 
 
 def shipped_directory() -> Path:

@@ -10,18 +10,88 @@ import base64
 import binascii
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select, tuple_
 
-from relay import lifecycle, processes
+from relay import chaining, events, lifecycle, processes
 from relay.auth import Identity
 from relay.errors import Invalid, NotFound
 from relay.extensions import db
 from relay.jsonutil import dumps, loads
 from relay.models import Device, Document, Result, User
-from relay.timeutil import iso
+from relay.timeutil import iso, utcnow
+
+
+@dataclass
+class Outcome:
+    """What one result will hold: header, declared lines with their actual lines, undeclared."""
+
+    header: dict[str, Any]
+    lines: list[dict[str, Any]]
+    undeclared: list[dict[str, Any]]
+    part_id: uuid.UUID | None = None
+
+
+def finish(
+    by: Identity,
+    loaded: lifecycle.Loaded,
+    outcomes: Sequence[Outcome],
+    merged: Outcome,
+    *,
+    device_mode: str,
+) -> list[Result]:
+    """Complete an instance: store its result(s), close it, and start the chained document.
+
+    ``outcomes`` is one result, or one per part of a collective document kept apart;
+    ``merged`` is the whole work, which is what the next process in a chain starts from.
+    """
+    instance, document, process = loaded.instance, loaded.document, loaded.process
+    now = utcnow()
+    results = [
+        Result(
+            tenant_id=document.tenant_id,
+            document_id=document.id,
+            instance_id=instance.id,
+            business_process=document.business_process,
+            business_process_version=document.business_process_version,
+            completed_at=now,
+            completed_by_device_id=by.device_id,
+            completed_by_user_id=by.user_id,
+            device_mode=device_mode,
+            header=outcome.header,
+            lines=outcome.lines,
+            undeclared=outcome.undeclared,
+            part_id=outcome.part_id,
+        )
+        for outcome in outcomes
+    ]
+    db.session.add_all(results)
+    db.session.flush()
+    instance.completed_at = now
+    instance.claim_token_hash = None
+    instance.claim_expires_at = None
+    lifecycle.move(instance, "completed", loaded.keys, collective=process.collective_work)
+    events.record(
+        document.tenant_id,
+        document.id,
+        "completed",
+        by,
+        instance_id=instance.id,
+        result_ids=[str(r.id) for r in results],
+    )
+    chaining.start_next(
+        by,
+        document,
+        process["next_business_process"],
+        results,
+        merged.header,
+        merged.lines,
+        merged.undeclared,
+    )
+    return results
 
 
 def encode_cursor(result: Result) -> str:
@@ -143,6 +213,11 @@ def payload(
     user: User | None,
 ) -> dict[str, Any]:
     """One result as the accounting side receives it, pulled or delivered."""
+    on_load = dict(process["on_load"])
+    # "online_only" is decided here, against the mode of the device that completed the work.
+    on_load["write"] = {"always": True, "never": False}.get(
+        on_load["write_after_load"], result.device_mode == "online"
+    )
     return {
         "id": str(result.id),
         "document_id": str(result.document_id),
@@ -154,7 +229,7 @@ def payload(
         "source_document_type": process["source_document_type"],
         "result_document_type": process["result_document_type"],
         "load_into_source_document": process["load_into_source_document"],
-        "on_load": dict(process["on_load"]),
+        "on_load": on_load,
         "completed_at": iso(result.completed_at),
         "completed_by": {
             "login": user.login if user else None,
@@ -167,5 +242,7 @@ def payload(
         "header": result.header,
         "lines": result.lines,
         "undeclared": result.undeclared,
+        "part_id": str(result.part_id) if result.part_id else None,
+        "next_document_id": str(result.next_document_id) if result.next_document_id else None,
         "processed_at": iso(result.processed_at),
     }

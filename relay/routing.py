@@ -5,9 +5,9 @@ database; ``SqlDirectory`` answers the same questions from the tenant's tables.
 """
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import and_, select
 
@@ -37,6 +37,20 @@ class Target:
         if self.all:
             return "all"
         return "none"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> "Target":
+        """Build a target from its JSON form (a push body, or one stored normalized)."""
+        if not data:
+            return cls()
+        device_id = data.get("device_id")
+        return cls(
+            pin=data.get("pin"),
+            device_id=uuid.UUID(str(device_id)) if device_id else None,
+            users=tuple(data.get("users") or ()),
+            groups=tuple(data.get("groups") or ()),
+            all=bool(data.get("all")),
+        )
 
     def normalized(self) -> dict[str, object] | None:
         """A canonical form for storage and change detection."""

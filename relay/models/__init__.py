@@ -7,6 +7,7 @@ from relay.models.document import (
     Event,
     Instance,
     InstanceAddressee,
+    Part,
     Result,
     Submission,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "GroupMember",
     "Instance",
     "InstanceAddressee",
+    "Part",
     "Result",
     "Submission",
     "Tenant",

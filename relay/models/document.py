@@ -47,6 +47,10 @@ class Document(TenantScoped, Base):
     lines: Mapped[list[Any]]
     # The push target as given (normalized), so a re-push to another target counts as a change.
     target: Mapped[dict[str, Any] | None]
+    # Where the document chained from this one goes (next_business_process), if accounting said.
+    next_target: Mapped[dict[str, Any] | None]
+    # The result this document was chained from, if any.
+    chained_from_result_id: Mapped[uuid.UUID | None]
     content_hash: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -65,6 +69,13 @@ class Instance(TenantScoped, Base):
         ),
         CheckConstraint(f"state IN {INSTANCE_STATES!r}", name="state"),
         Index("ix_instances_tenant_id_document_id", "tenant_id", "document_id"),
+        # Claims past their process's claim limit, for the maintenance loop.
+        Index(
+            "ix_instances_claim_expiry",
+            "claim_expires_at",
+            sqlite_where=text("state = 'claimed' AND claim_expires_at IS NOT NULL"),
+            postgresql_where=text("state = 'claimed' AND claim_expires_at IS NOT NULL"),
+        ),
         # A holder's inbox: instances it holds, and cancelled ones it has not dismissed yet.
         Index(
             "ix_instances_held_by_device",
@@ -88,15 +99,43 @@ class Instance(TenantScoped, Base):
     holder_user_id: Mapped[uuid.UUID | None]
     claim_token_hash: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[datetime | None]
+    # Set from the process's claim_limit_minutes: past it, the instance returns to the queue.
+    claim_expires_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Part(TenantScoped, Base):
+    """One participant's share of a collective instance: joined, then submitted (or dropped)."""
+
+    __tablename__ = "parts"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "instance_id"],
+            ["instances.tenant_id", "instances.id"],
+            ondelete="CASCADE",
+        ),
+        CheckConstraint("state IN ('open', 'submitted', 'dropped')", name="state"),
+        Index("ix_parts_tenant_id_instance_id", "tenant_id", "instance_id"),
+    )
+
+    instance_id: Mapped[uuid.UUID]
+    device_id: Mapped[uuid.UUID | None]
+    user_id: Mapped[uuid.UUID | None]
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    token_hash: Mapped[str | None] = mapped_column(String(64))
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[datetime | None]
+    header: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    lines: Mapped[list[Any]] = mapped_column(default=list)
+
+
 class InstanceAddressee(Base):
     """One addressee of an instance: ``device:<id>``, ``user:<id>``, ``group:<id>`` or ``all``.
 
-    ``queued`` mirrors the instance's state so that the inbox index holds only what is waiting.
+    ``listed`` says whether the instance shows in its addressees' inboxes (queued, or a
+    collective instance still open to join), so the inbox index holds only what is waiting.
     """
 
     __tablename__ = "instance_addressees"
@@ -111,15 +150,15 @@ class InstanceAddressee(Base):
             "tenant_id",
             "key",
             "instance_id",
-            sqlite_where=text("queued"),
-            postgresql_where=text("queued"),
+            sqlite_where=text("listed"),
+            postgresql_where=text("listed"),
         ),
     )
 
     tenant_id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(48), primary_key=True)
-    queued: Mapped[bool] = mapped_column(default=True)
+    listed: Mapped[bool] = mapped_column(default=True)
 
 
 class Event(TenantScoped, Base):
@@ -186,6 +225,7 @@ class Result(TenantScoped, Base):
             postgresql_where=text("processed_at IS NULL"),
         ),
         Index("ix_results_tenant_id_instance_id", "tenant_id", "instance_id"),
+        Index("ix_results_tenant_id_document_id", "tenant_id", "document_id"),
     )
 
     document_id: Mapped[uuid.UUID]
@@ -202,3 +242,7 @@ class Result(TenantScoped, Base):
     undeclared: Mapped[list[Any]]
     processed_at: Mapped[datetime | None]
     processed_via: Mapped[str | None] = mapped_column(String(16))
+    # Collective work returned one result per part (keep_merged_document: false).
+    part_id: Mapped[uuid.UUID | None]
+    # The document chained from this result (next_business_process), when one was started.
+    next_document_id: Mapped[uuid.UUID | None]

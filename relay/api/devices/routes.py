@@ -118,7 +118,7 @@ class RevokeView(MethodView):
         with transaction():
             device = devices.get(identity().tenant_id, path_id(device_id, "device"))
             unfinished = devices.revoke(device)
-        return {**device_out(device), "unfinished_instances": [str(i) for i in unfinished]}
+        return {**device_out(device), "unfinished": unfinished}
 
 
 @admin_blp.route("/<device_id>/new-pin")

@@ -45,7 +45,11 @@ class DevicePatch(Schema):
 
 
 class RevokedOut(AdminDeviceOut):
-    unfinished_instances = ma.fields.List(
-        ma.fields.String(),
-        metadata={"description": "Instances the device held or alone was sent: reroute them."},
+    unfinished = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={
+            "description": "Documents the device held or was sent (instance_id, document_id, "
+            "external_id, business_process, state): reroute them with "
+            "POST /api/v1/documents/{id}/reroute."
+        },
     )

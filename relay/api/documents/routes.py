@@ -8,14 +8,17 @@ from flask import current_app
 from flask.views import MethodView
 from sqlalchemy import select
 
-from relay import documents, events, lifecycle, routing
+from relay import collective, documents, events, lifecycle, routing
 from relay.api.base import Blueprint, authenticated, id_cursor, identity, page_limit, path_id
 from relay.api.documents.schemas import (
+    ClosedOut,
     DocumentList,
     DocumentOut,
     DocumentQuery,
+    InstanceChoice,
     PushIn,
     PushOut,
+    RerouteIn,
 )
 from relay.api.fields import Empty
 from relay.db import transaction
@@ -85,6 +88,8 @@ def document_out(document: Document) -> dict[str, Any]:
             if instance.state in ("claimed", "cancelled") and instance.holder_device_id
             else None
         )
+        item["claim_expires_at"] = iso(instance.claim_expires_at)
+        item["parts"] = collective.parts_of(instance)
         out_instances.append(item)
     result_ids = db.session.scalars(
         select(Result.id)
@@ -95,6 +100,10 @@ def document_out(document: Document) -> dict[str, Any]:
         header=document.header,
         lines=document.lines,
         target=document.target,
+        next_target=document.next_target,
+        chained_from_result_id=(
+            str(document.chained_from_result_id) if document.chained_from_result_id else None
+        ),
         instances=out_instances,
         result_ids=[str(r) for r in result_ids],
         timeline=[
@@ -111,18 +120,6 @@ def document_out(document: Document) -> dict[str, Any]:
         ],
     )
     return out
-
-
-def _target(data: dict[str, Any] | None) -> Target:
-    if not data:
-        return Target()
-    return Target(
-        pin=data.get("pin"),
-        device_id=data.get("device_id"),
-        users=tuple(data.get("users") or ()),
-        groups=tuple(data.get("groups") or ()),
-        all=bool(data.get("all")),
-    )
 
 
 def _check_limits(docs: Sequence[dict[str, Any]]) -> None:
@@ -156,7 +153,11 @@ class DocumentsView(MethodView):
         _check_limits(data["documents"])
         with transaction():
             outcomes = documents.push(
-                identity(), data["business_process"], _target(data["target"]), data["documents"]
+                identity(),
+                data["business_process"],
+                Target.from_dict(data["target"]),
+                data["documents"],
+                next_target=Target.from_dict(data["next_target"]),
             )
             body = {"documents": [pushed_out(o) for o in outcomes]}
         status = 200 if all(o.status == "unchanged" for o in outcomes) else 201
@@ -204,3 +205,46 @@ class CancelView(MethodView):
         with transaction():
             document, _instances = documents.cancel(identity(), doc_id)
         return document_out(document)
+
+
+@blp.route("/<document_id>/reroute")
+class RerouteView(MethodView):
+    @authenticated("accounting")
+    @blp.arguments(RerouteIn)
+    @blp.response(200, DocumentOut)
+    def post(self, data: dict[str, Any], document_id: str) -> dict[str, Any]:
+        """Send a queued or claimed document to a new target; the old claim stops working."""
+        with transaction():
+            document = documents.get(identity().tenant_id, path_id(document_id))
+            lifecycle.reroute(
+                identity(), document, Target.from_dict(data["target"]), data["instance_id"]
+            )
+        return document_out(document)
+
+
+@blp.route("/<document_id>/release")
+class ReleaseView(MethodView):
+    @authenticated("admin")
+    @blp.arguments(InstanceChoice)
+    @blp.response(200, DocumentOut)
+    def post(self, data: dict[str, Any], document_id: str) -> dict[str, Any]:
+        """Take a claim away from a terminal (admin): the document goes back to the queue."""
+        with transaction():
+            document = documents.get(identity().tenant_id, path_id(document_id))
+            lifecycle.force_release(identity(), document, data["instance_id"])
+        return document_out(document)
+
+
+@blp.route("/<document_id>/close")
+class CloseView(MethodView):
+    @authenticated("accounting")
+    @blp.arguments(InstanceChoice)
+    @blp.response(200, ClosedOut)
+    def post(self, data: dict[str, Any], document_id: str) -> dict[str, Any]:
+        """Close a collective document: its submitted parts become the result(s).
+
+        Refused with 409 parts_open while a joined part is still open.
+        """
+        with transaction():
+            document = documents.get(identity().tenant_id, path_id(document_id))
+            return collective.close_document(identity(), document, data["instance_id"])

@@ -92,6 +92,16 @@ class DocumentIn(Schema):
 class PushIn(Schema):
     business_process = ma.fields.String(required=True, validate=validate.Length(1, 64))
     target = ma.fields.Nested(TargetSchema, load_default=None, allow_none=True)
+    next_target = ma.fields.Nested(
+        TargetSchema,
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "Where the document chained from each of these goes when it completes "
+            "(the process's next_business_process); without it, that process's "
+            "own defaults."
+        },
+    )
     documents = ma.fields.List(
         ma.fields.Nested(DocumentIn), required=True, validate=validate.Length(min=1)
     )
@@ -115,6 +125,8 @@ class InstanceOut(Schema):
     )
     addressees = ma.fields.List(ma.fields.Nested(AddresseeOut))
     holder = ma.fields.Dict(allow_none=True)
+    claim_expires_at = ma.fields.String(allow_none=True)
+    parts = ma.fields.List(ma.fields.Dict(), metadata={"description": "Collective work."})
 
 
 class PushedDocumentOut(Schema):
@@ -171,6 +183,34 @@ class DocumentOut(DocumentSummary):
     header = ma.fields.Dict()
     lines = ma.fields.List(ma.fields.Dict())
     target = ma.fields.Dict(allow_none=True)
+    next_target = ma.fields.Dict(allow_none=True)
+    chained_from_result_id = ma.fields.String(allow_none=True)
     instances = ma.fields.List(ma.fields.Nested(InstanceOut))
     result_ids = ma.fields.List(ma.fields.String())
     timeline = ma.fields.List(ma.fields.Nested(EventOut))
+
+
+class RerouteIn(Schema):
+    target = ma.fields.Nested(TargetSchema, required=True)
+    instance_id = ma.fields.UUID(
+        load_default=None,
+        metadata={
+            "description": "Which instance, when the document has several open (per-user copies)."
+        },
+    )
+
+
+class InstanceChoice(Schema):
+    instance_id = ma.fields.UUID(
+        load_default=None,
+        metadata={
+            "description": "Which instance, when the document has several open (per-user copies)."
+        },
+    )
+
+
+class ClosedOut(Schema):
+    id = ma.fields.String()
+    state = ma.fields.String()
+    result_id = ma.fields.String(allow_none=True)
+    result_ids = ma.fields.List(ma.fields.String())

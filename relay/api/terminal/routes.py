@@ -8,7 +8,7 @@ import marshmallow as ma
 from flask import Response, current_app, request
 from flask.views import MethodView
 
-from relay import devices, inbox, lifecycle, lines, processes, users
+from relay import collective, completion, devices, inbox, lifecycle, lines, processes, users
 from relay.api.base import Blueprint, authenticated, id_cursor, identity, page_limit, path_id
 from relay.api.fields import Empty
 from relay.api.terminal.schemas import (
@@ -22,6 +22,7 @@ from relay.api.terminal.schemas import (
     EnrollOut,
     Inbox,
     InboxQuery,
+    JoinOut,
     SessionIn,
     SessionOut,
     StateOut,
@@ -67,7 +68,11 @@ def _claimed_by_me(who: Identity, instance: Instance) -> bool:
 
 
 def inbox_item(
-    who: Identity, instance: Instance, document: Document, process: processes.Process
+    who: Identity,
+    instance: Instance,
+    document: Document,
+    process: processes.Process,
+    joined: set[uuid.UUID],
 ) -> dict[str, Any]:
     return {
         "id": str(instance.id),
@@ -78,7 +83,8 @@ def inbox_item(
         "number": document.number,
         "date": document.date,
         "state": instance.state,
-        "claimed_by_me": instance.state == "claimed" and _claimed_by_me(who, instance),
+        "claimed_by_me": instance.state == "claimed"
+        and (instance.id in joined if process.collective_work else _claimed_by_me(who, instance)),
         "collective": process.collective_work,
         "version": document.version,
     }
@@ -168,8 +174,11 @@ class InboxView(MethodView):
             return Response(status=304, headers={"ETag": tag})
         rows, cursor = inbox.page(who, audience, after, limit)
         cache = _ProcessCache(who.tenant_id)
+        joined = collective.joined(
+            who, [i.id for i, d in rows if i.state == "claimed" and cache.of(d).collective_work]
+        )
         body = {
-            "documents": [inbox_item(who, i, d, cache.of(d)) for i, d in rows],
+            "documents": [inbox_item(who, i, d, cache.of(d), joined) for i, d in rows],
             "next": str(cursor) if cursor else None,
         }
         return body, 200, {"ETag": tag}
@@ -187,11 +196,16 @@ class TerminalDocumentView(MethodView):
         header, out_lines = lines.for_terminal(
             process, loaded.document.header, loaded.document.lines
         )
-        return {
-            **inbox_item(who, loaded.instance, loaded.document, process),
+        instance = loaded.instance
+        joined = collective.joined(who, [instance.id]) if process.collective_work else set()
+        out = {
+            **inbox_item(who, instance, loaded.document, process, joined),
             "header": header,
             "lines": out_lines,
         }
+        if process.collective_work:
+            out["parts"] = collective.parts_of(instance)
+        return out
 
 
 @blp.route("/documents/<instance_id>/claim")
@@ -204,6 +218,23 @@ class ClaimView(MethodView):
         with transaction():
             instance, token = lifecycle.claim(identity(), path_id(instance_id))
         return {"id": str(instance.id), "state": instance.state, "claim_token": token}
+
+
+@blp.route("/documents/<instance_id>/join")
+class JoinView(MethodView):
+    @authenticated("terminal")
+    @blp.arguments(Empty)
+    @blp.response(200, JoinOut)
+    def post(self, _data: dict[str, Any], instance_id: str) -> dict[str, Any]:
+        """Join a collective document: the answer's token submits this terminal's part."""
+        with transaction():
+            instance, part, token = collective.join(identity(), path_id(instance_id))
+        return {
+            "id": str(instance.id),
+            "state": instance.state,
+            "part_id": str(part.id),
+            "claim_token": token,
+        }
 
 
 @blp.route("/documents/<instance_id>/release")
@@ -227,7 +258,7 @@ class CompleteView(MethodView):
         """Complete a claimed document with the actual lines (idempotent per submission_id)."""
         _check_completion_size(data)
         with transaction():
-            return lifecycle.complete(identity(), path_id(instance_id), data)
+            return completion.complete(identity(), path_id(instance_id), data)
 
 
 def _check_completion_size(data: dict[str, Any]) -> None:
@@ -284,7 +315,7 @@ def _complete_one(who: Identity, raw: Any) -> dict[str, Any]:
         _check_completion_size(payload)
         instance_id: uuid.UUID = path_id(payload.pop("id"))
         with transaction():
-            body = lifecycle.complete(who, instance_id, payload)
+            body = completion.complete(who, instance_id, payload)
         return {**item, "status": 200, "body": body}
     except RelayError as err:
         db.session.rollback()

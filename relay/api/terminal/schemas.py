@@ -68,6 +68,10 @@ class Inbox(Schema):
 class TerminalDocument(InboxItem):
     header = ma.fields.Dict()
     lines = ma.fields.List(ma.fields.Dict())
+    parts = ma.fields.List(
+        ma.fields.Dict(),
+        metadata={"description": "Collective work: who joined and whose part is submitted."},
+    )
 
 
 class ClaimOut(Schema):
@@ -118,17 +122,42 @@ class CompleteIn(Schema):
         },
     )
     claim_token = ma.fields.String(required=True, validate=validate.Length(1, 200))
-    close = ma.fields.Boolean(load_default=True)
+    close = ma.fields.Boolean(
+        load_default=True,
+        metadata={
+            "description": "Collective work: false submits this part and leaves the document open "
+            "for the others; true also closes it (refused while a part is open)."
+        },
+    )
     header = ma.fields.Dict(
         keys=ma.fields.String(validate=validate.Length(1, 64)), load_default=dict
     )
     lines = ma.fields.List(ma.fields.Nested(ActualLine), load_default=list)
 
 
-class CompleteOut(Schema):
+class JoinOut(Schema):
     id = ma.fields.String()
     state = ma.fields.String()
+    part_id = ma.fields.String()
+    claim_token = ma.fields.String(
+        metadata={"description": "The token of the caller's part: present it to submit the part."}
+    )
+
+
+class CompleteOut(Schema):
+    id = ma.fields.String()
+    state = ma.fields.String(
+        metadata={
+            "description": "completed; or claimed when a collective part was submitted without "
+            "close"
+        }
+    )
     result_id = ma.fields.String(allow_none=True)
+    result_ids = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "Every result made (one per part when parts are kept apart)."},
+    )
+    part_id = ma.fields.String(metadata={"description": "The part submitted (collective)."})
 
 
 class BatchCompletion(CompleteIn):

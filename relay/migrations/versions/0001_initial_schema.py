@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-22 19:17:14.290453
+Create Date: 2026-11-22 19:29:05.134793
 
 """
 
@@ -248,6 +248,12 @@ def upgrade():
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
+        sa.Column(
+            "next_target",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("chained_from_result_id", sa.Uuid(), nullable=True),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
@@ -344,6 +350,7 @@ def upgrade():
         sa.Column("holder_user_id", sa.Uuid(), nullable=True),
         sa.Column("claim_token_hash", sa.String(length=64), nullable=True),
         sa.Column("claimed_at", sa.DateTime(), nullable=True),
+        sa.Column("claim_expires_at", sa.DateTime(), nullable=True),
         sa.Column("completed_at", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
@@ -369,6 +376,13 @@ def upgrade():
     )
     with op.batch_alter_table("instances", schema=None) as batch_op:
         batch_op.create_index(
+            "ix_instances_claim_expiry",
+            ["claim_expires_at"],
+            unique=False,
+            sqlite_where=sa.text("state = 'claimed' AND claim_expires_at IS NOT NULL"),
+            postgresql_where=sa.text("state = 'claimed' AND claim_expires_at IS NOT NULL"),
+        )
+        batch_op.create_index(
             "ix_instances_held_by_device",
             ["tenant_id", "holder_device_id"],
             unique=False,
@@ -391,7 +405,7 @@ def upgrade():
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.Column("instance_id", sa.Uuid(), nullable=False),
         sa.Column("key", sa.String(length=48), nullable=False),
-        sa.Column("queued", sa.Boolean(), nullable=False),
+        sa.Column("listed", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id", "instance_id"],
             ["instances.tenant_id", "instances.id"],
@@ -407,8 +421,51 @@ def upgrade():
             "ix_instance_addressees_inbox",
             ["tenant_id", "key", "instance_id"],
             unique=False,
-            sqlite_where=sa.text("queued"),
-            postgresql_where=sa.text("queued"),
+            sqlite_where=sa.text("listed"),
+            postgresql_where=sa.text("listed"),
+        )
+
+    op.create_table(
+        "parts",
+        sa.Column("instance_id", sa.Uuid(), nullable=False),
+        sa.Column("device_id", sa.Uuid(), nullable=True),
+        sa.Column("user_id", sa.Uuid(), nullable=True),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=True),
+        sa.Column("joined_at", sa.DateTime(), nullable=False),
+        sa.Column("submitted_at", sa.DateTime(), nullable=True),
+        sa.Column(
+            "header",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "lines",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.CheckConstraint(
+            "state IN ('open', 'submitted', 'dropped')", name=op.f("ck_parts_state")
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "instance_id"],
+            ["instances.tenant_id", "instances.id"],
+            name=op.f("fk_parts_tenant_id_instance_id_instances"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_parts_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_parts")),
+    )
+    with op.batch_alter_table("parts", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_parts_tenant_id_instance_id", ["tenant_id", "instance_id"], unique=False
         )
 
     op.create_table(
@@ -438,6 +495,8 @@ def upgrade():
         ),
         sa.Column("processed_at", sa.DateTime(), nullable=True),
         sa.Column("processed_via", sa.String(length=16), nullable=True),
+        sa.Column("part_id", sa.Uuid(), nullable=True),
+        sa.Column("next_document_id", sa.Uuid(), nullable=True),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -469,6 +528,9 @@ def upgrade():
             postgresql_where=sa.text("processed_at IS NULL"),
         )
         batch_op.create_index(
+            "ix_results_tenant_id_document_id", ["tenant_id", "document_id"], unique=False
+        )
+        batch_op.create_index(
             "ix_results_tenant_id_instance_id", ["tenant_id", "instance_id"], unique=False
         )
 
@@ -476,6 +538,7 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table("results", schema=None) as batch_op:
         batch_op.drop_index("ix_results_tenant_id_instance_id")
+        batch_op.drop_index("ix_results_tenant_id_document_id")
         batch_op.drop_index(
             "ix_results_feed",
             sqlite_where=sa.text("processed_at IS NULL"),
@@ -483,11 +546,15 @@ def downgrade():
         )
 
     op.drop_table("results")
+    with op.batch_alter_table("parts", schema=None) as batch_op:
+        batch_op.drop_index("ix_parts_tenant_id_instance_id")
+
+    op.drop_table("parts")
     with op.batch_alter_table("instance_addressees", schema=None) as batch_op:
         batch_op.drop_index(
             "ix_instance_addressees_inbox",
-            sqlite_where=sa.text("queued"),
-            postgresql_where=sa.text("queued"),
+            sqlite_where=sa.text("listed"),
+            postgresql_where=sa.text("listed"),
         )
 
     op.drop_table("instance_addressees")
@@ -502,6 +569,11 @@ def downgrade():
             "ix_instances_held_by_device",
             sqlite_where=sa.text("state IN ('claimed', 'cancelled')"),
             postgresql_where=sa.text("state IN ('claimed', 'cancelled')"),
+        )
+        batch_op.drop_index(
+            "ix_instances_claim_expiry",
+            sqlite_where=sa.text("state = 'claimed' AND claim_expires_at IS NOT NULL"),
+            postgresql_where=sa.text("state = 'claimed' AND claim_expires_at IS NOT NULL"),
         )
 
     op.drop_table("instances")

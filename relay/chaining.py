@@ -1,0 +1,132 @@
+"""Chaining (``next_business_process``): a completed result starts the next document.
+
+The new document is routed by the next process's own rules, to the ``next_target`` the
+accounting side gave when it pushed the first document (or, without one, by the next process's
+defaults). Its declared lines are the result's actual lines: every box, serial number or lot
+the terminal recorded becomes a line to check at the next step. A chain that cannot be routed
+does not undo the completion: the failure is written into the timeline instead.
+"""
+
+import hashlib
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from relay import documents, events, routing
+from relay.auth import Identity
+from relay.errors import RelayError
+from relay.extensions import db
+from relay.jsonutil import canonical
+from relay.models import Document, Result
+from relay.routing import Target
+
+_RESULT_ONLY = ("actual", "actual_qty", "declared_qty")
+
+
+def declared_from_result(
+    lines: Sequence[dict[str, Any]], undeclared: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Turn a result's actual lines into the declared lines of the next document.
+
+    A declared line with one actual line keeps its line_id; with several, they become
+    ``<line_id>-1``, ``<line_id>-2``… Goods that were not declared become ``u1``, ``u2``…
+    Lines with nothing actual are left out: nothing of them moves on.
+    """
+    out: list[dict[str, Any]] = []
+    for line in lines:
+        actual = [a for a in line.get("actual") or [] if a.get("qty")]
+        base = {k: v for k, v in line.items() if k not in _RESULT_ONLY}
+        for index, entry in enumerate(actual, start=1):
+            item = {**base, **{k: v for k, v in entry.items() if k not in ("qty", "part_id")}}
+            item["line_id"] = line["line_id"] if len(actual) == 1 else f"{line['line_id']}-{index}"
+            item["declared_qty"] = Decimal(entry["qty"])
+            out.append(item)
+    for index, entry in enumerate(undeclared, start=1):
+        item = {k: v for k, v in entry.items() if k not in ("qty", "part_id")}
+        item["line_id"] = f"u{index}"
+        item["declared_qty"] = Decimal(entry["qty"])
+        out.append(item)
+    return out
+
+
+def _free_external_id(tenant_id: int, process_key: str, external_id: str) -> str:
+    """The source's external_id, or ``<id>#2``, ``#3``… when the next process already has it."""
+    taken = set(
+        db.session.scalars(
+            select(Document.external_id).where(
+                Document.tenant_id == tenant_id,
+                Document.business_process == process_key,
+                Document.external_id.like(
+                    external_id.replace("%", r"\%").replace("_", r"\_") + "%", escape="\\"
+                ),
+            )
+        )
+    )
+    candidate, n = external_id, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{external_id}#{n}"
+    return candidate
+
+
+def start_next(
+    by: Identity,
+    source: Document,
+    next_key: str | None,
+    results: Sequence[Result],
+    header: dict[str, Any],
+    lines: Sequence[dict[str, Any]],
+    undeclared: Sequence[dict[str, Any]],
+) -> Document | None:
+    """Start the document that follows ``source``; record the link in both timelines."""
+    if not next_key:
+        return None
+    try:
+        with db.session.begin_nested():
+            process = documents.enabled_process(source.tenant_id, next_key)
+            target = Target.from_dict(source.next_target)
+            plan = routing.route(process, target, routing.SqlDirectory(source.tenant_id))
+            doc = {
+                "external_id": _free_external_id(source.tenant_id, next_key, source.external_id),
+                "number": source.number,
+                "date": source.date,
+                "header": {**source.header, **header},
+                "lines": declared_from_result(lines, undeclared),
+            }
+            digest = hashlib.sha256(canonical(doc).encode()).hexdigest()
+            pushed = documents.create(
+                by,
+                process,
+                doc,
+                target=target,
+                next_target=Target(),
+                plan=plan,
+                digest=digest,
+                chained_from_result_id=results[0].id,
+                chained_from=str(source.id),
+                result_id=str(results[0].id),
+            )
+    except RelayError as err:
+        events.record(
+            source.tenant_id,
+            source.id,
+            "chain_failed",
+            by,
+            business_process=next_key,
+            code=err.code,
+            message=err.message,
+        )
+        return None
+    for result in results:
+        result.next_document_id = pushed.document.id
+    events.record(
+        source.tenant_id,
+        source.id,
+        "chained",
+        by,
+        business_process=next_key,
+        next_document_id=str(pushed.document.id),
+    )
+    return pushed.document
