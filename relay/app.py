@@ -9,6 +9,7 @@ from flask import Config, Flask, request, send_from_directory
 from flask.typing import ResponseReturnValue
 
 from relay import db as database
+from relay.errors import BadRequest
 from relay.extensions import api, db, limiter, migrate
 from relay.jsonutil import RelayJSONProvider
 
@@ -41,6 +42,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     @app.before_request
     def _declare_write_intent() -> None:
         database.set_write_intent(request.method not in ("GET", "HEAD", "OPTIONS"))
+
+    @app.before_request
+    def _refuse_nul() -> None:
+        # No database stores a NUL character; refuse it before it reaches a query.
+        if "\x00" in request.path or any("\x00" in v for v in request.args.values()):
+            raise BadRequest("The address contains a NUL character.", code="bad_request")
 
     if not app.debug and not app.testing:
         logging.basicConfig(

@@ -59,8 +59,8 @@ class RelayParser(FlaskParser):
         if not data:
             return core.missing
         try:
-            return jsonutil.loads(data)
-        except (ValueError, RecursionError) as err:
+            return jsonutil.parse_body(data)
+        except jsonutil.BodyError as err:
             raise BadRequest(
                 f"The request body is not valid JSON ({str(err)[:120]}).", code="malformed_json"
             ) from err

@@ -68,7 +68,7 @@ class DocumentDate(ma.fields.String):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
-        if not _DATE.match(text):
+        if len(text) > 32 or not _DATE.match(text):
             raise ma.ValidationError("Must be an ISO 8601 date, e.g. 2026-11-20.")
         try:
             if "T" in text or " " in text:
