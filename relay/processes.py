@@ -101,7 +101,9 @@ class ProcessSchema(_Strict):
     )
 
     @ma.validates_schema
-    def _coherent(self, data: dict[str, Any], **_kwargs: Any) -> None:
+    def _coherent(self, data: dict[str, Any], *, partial: Any = None, **_kwargs: Any) -> None:
+        if partial:
+            return  # a PATCH: the merged whole is validated again before it is saved
         assignees = data.get("assignees")
         if data["assign_to"] == "device":
             if assignees and (assignees["users"] or assignees["groups"]):

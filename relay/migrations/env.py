@@ -11,7 +11,7 @@ from relay.models.base import UTCDateTime
 
 config = context.config
 if config.config_file_name:
-    fileConfig(config.config_file_name)
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 engine = current_app.extensions["migrate"].db.engine

@@ -2,14 +2,12 @@
 
 from typing import Any
 
-from flask import request
 from flask.views import MethodView
 
 from relay import processes
-from relay.api.base import Blueprint, RelayParser, authenticated, identity
-from relay.api.processes.schemas import ProcessList, ProcessOut
+from relay.api.base import Blueprint, authenticated, identity
+from relay.api.processes.schemas import ProcessIn, ProcessList, ProcessOut, ProcessPatch
 from relay.db import transaction
-from relay.errors import Invalid
 from relay.models import BusinessProcess
 from relay.timeutil import iso
 
@@ -19,7 +17,6 @@ blp = Blueprint(
     url_prefix="/api/v1/admin/business-processes",
     description="Business-process rules: routing, quantity control, load instructions (admin key).",
 )
-_parser = RelayParser()
 
 
 def process_out(row: BusinessProcess) -> dict[str, Any]:
@@ -29,15 +26,6 @@ def process_out(row: BusinessProcess) -> dict[str, Any]:
         "updated_at": iso(row.updated_at),
         "definition": processes.dump_definition(row.definition),
     }
-
-
-def _body() -> dict[str, Any]:
-    # The definition is validated by the domain's own schema (the same one the YAML files
-    # pass), so the body is read raw here.
-    data = _parser._raw_load_json(request)
-    if not isinstance(data, dict):
-        raise Invalid("Send the business process as a JSON object of its fields.")
-    return data
 
 
 @blp.route("")
@@ -62,19 +50,19 @@ class ProcessView(MethodView):
         return process_out(processes.get(identity().tenant_id, key))
 
     @authenticated("admin")
+    @blp.arguments(ProcessIn)
     @blp.response(200, ProcessOut)
-    def put(self, key: str) -> dict[str, Any]:
+    def put(self, data: dict[str, Any], key: str) -> dict[str, Any]:
         """Replace a business process (or create it): every field, validated; version + 1."""
-        data = _body()
         with transaction():
             row = processes.save(identity().tenant_id, key, data, partial=False)
         return process_out(row)
 
     @authenticated("admin")
+    @blp.arguments(ProcessPatch(partial=True))
     @blp.response(200, ProcessOut)
-    def patch(self, key: str) -> dict[str, Any]:
+    def patch(self, data: dict[str, Any], key: str) -> dict[str, Any]:
         """Change some fields of a business process; the result is validated; version + 1."""
-        data = _body()
         with transaction():
             row = processes.save(identity().tenant_id, key, data, partial=True)
         return process_out(row)

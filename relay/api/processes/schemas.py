@@ -3,6 +3,7 @@
 import marshmallow as ma
 
 from relay.api.base import Schema
+from relay.processes import ProcessSchema
 
 
 class ProcessOut(Schema):
@@ -14,3 +15,11 @@ class ProcessOut(Schema):
 
 class ProcessList(Schema):
     business_processes = ma.fields.List(ma.fields.Nested(ProcessOut))
+
+
+class ProcessIn(ProcessSchema):
+    """A whole business process (PUT): the fields of a YAML file, as JSON."""
+
+
+class ProcessPatch(ProcessSchema):
+    """Some fields of a business process (PATCH); nested objects merge one level deep."""
