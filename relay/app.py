@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Config, Flask, request, send_from_directory
 from flask.typing import ResponseReturnValue
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from relay import db as database
 from relay.errors import BadRequest
@@ -48,6 +49,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         # No database stores a NUL character; refuse it before it reaches a query.
         if "\x00" in request.path or any("\x00" in v for v in request.args.values()):
             raise BadRequest("The address contains a NUL character.", code="bad_request")
+
+    hops = int(app.config["PROXY_HOPS"])
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     if not app.debug and not app.testing:
         logging.basicConfig(

@@ -49,7 +49,7 @@ def complete(
             identity, loaded, token, header, actual, close=bool(payload.get("close", True))
         )
     else:
-        lifecycle.check_claim(loaded, token)
+        lifecycle.check_claim(identity, loaded, token)
         lines.check_from_terminal(process, header, actual)
         bound, undeclared = lines.bind(loaded.document.lines, actual)
         lines.check_quantities(process.quantity_control, bound, undeclared)

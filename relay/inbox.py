@@ -113,9 +113,9 @@ def audience(identity: Identity) -> Audience:
 
 
 def etag(audience: Audience, *params: object) -> str:
-    """Return the ETag of one page of an inbox."""
+    """Return the ETag of one page of an inbox (unquoted, as werkzeug compares them)."""
     raw = "|".join([audience.stamp, *map(str, params)])
-    return '"' + hashlib.sha256(raw.encode()).hexdigest()[:32] + '"'
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
 def _held(identity: Identity) -> list[Any]:
@@ -147,11 +147,11 @@ def page_query(
         )
         if after is not None:
             stmt = stmt.where(InstanceAddressee.instance_id > after)
-        parts.append(stmt.order_by(InstanceAddressee.instance_id).limit(limit).subquery())
+        parts.append(stmt.order_by(InstanceAddressee.instance_id).limit(limit + 1).subquery())
     for stmt in _held(identity):
         if after is not None:
             stmt = stmt.where(Instance.id > after)
-        parts.append(stmt.order_by(Instance.id).limit(limit).subquery())
+        parts.append(stmt.order_by(Instance.id).limit(limit + 1).subquery())
     ids = union_all(*(select(part.c.id) for part in parts))
     return (
         select(Instance, Document)

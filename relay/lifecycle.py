@@ -210,10 +210,12 @@ def who(tenant_id: int, device_id: uuid.UUID | None, user_id: uuid.UUID | None) 
     return out
 
 
-def _holds(identity: Identity, instance: Instance) -> bool:
-    return (
-        instance.holder_device_id == identity.device_id
-        and instance.holder_user_id == identity.user_id
+def holds(identity: Identity, instance: Instance) -> bool:
+    """Whether the caller holds a claim: a claim made with the device token belongs to the
+    device (any operator on it acts on it); one made in a session belongs to that operator on
+    that device."""
+    return instance.holder_device_id == identity.device_id and (
+        instance.holder_user_id is None or instance.holder_user_id == identity.user_id
     )
 
 
@@ -257,7 +259,7 @@ def claim(identity: Identity, instance_id: uuid.UUID) -> tuple[Instance, str]:
             code="collective_document",
         )
     now = utcnow()
-    if instance.state == "claimed" and _holds(identity, instance) and not _expired(instance, now):
+    if instance.state == "claimed" and holds(identity, instance) and not _expired(instance, now):
         token = new_token(CLAIM_TOKEN_PREFIX)
         instance.claim_token_hash = hash_token(token)
         events.record(
@@ -286,9 +288,11 @@ def claim(identity: Identity, instance_id: uuid.UUID) -> tuple[Instance, str]:
     return instance, token
 
 
-def check_claim(loaded: Loaded, claim_token: str) -> None:
+def check_claim(identity: Identity, loaded: Loaded, claim_token: str) -> None:
     """Raise the 409 a completion gets when its claim is no longer good."""
     instance = loaded.instance
+    if instance.state == "queued" and _held_before(identity, instance):
+        raise _claim_lost()
     if instance.state != "claimed":
         raise refuse_state(loaded)
     if instance.claim_token_hash != hash_token(claim_token or ""):
@@ -328,9 +332,7 @@ def release(identity: Identity, instance_id: uuid.UUID) -> Instance:
         return instance
     if instance.state == "queued":
         return instance
-    held = instance.holder_device_id == identity.device_id or (
-        identity.user_id is not None and instance.holder_user_id == identity.user_id
-    )
+    held = holds(identity, instance)
     if instance.state == "claimed" and held:
         _requeue(instance, loaded.keys, "released", identity)
         return instance

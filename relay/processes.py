@@ -19,8 +19,10 @@ from relay.timeutil import utcnow
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "business_processes"
 KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
-# Line fields every terminal receives and may send, whatever the process says.
-LINE_FIELDS_ALWAYS_SENT = ("line_id", "declared_qty")
+# Line fields every terminal receives and may send, whatever the process says. The declared
+# quantity goes only where lines_to_terminal lists it (or sends everything): a stock count is
+# counted blind.
+LINE_FIELDS_ALWAYS_SENT = ("line_id",)
 LINE_FIELDS_ALWAYS_ACCEPTED = ("line_id", "qty")
 
 

@@ -56,6 +56,10 @@ WEBHOOK_ROTATION_GRACE_SECONDS = 24 * 3600
 WORKER_POLL_SECONDS = 1.0
 WORKER_BATCH_SIZE = 20
 
+# Behind N reverse proxies (nginx, a load balancer), trust N X-Forwarded-For/-Proto hops, so
+# rate limits count the terminal's address, not the proxy's. 0: no proxy.
+PROXY_HOPS = 0
+
 # `relay serve`: where gunicorn listens and how many sync workers (0 = one per core).
 BIND = "127.0.0.1:8000"
 WORKERS = 0

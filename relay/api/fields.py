@@ -15,7 +15,7 @@ MAX_INTEGER_DIGITS = 12
 
 
 class Quantity(ma.fields.Decimal):
-    """A decimal quantity: a JSON number (never a float), not negative, not NaN, not a bool."""
+    """A decimal quantity: a JSON number (never a string or a bool), not negative, bounded."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("validate", validate.Range(min=0))
@@ -23,8 +23,8 @@ class Quantity(ma.fields.Decimal):
         super().__init__(allow_nan=False, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
-        if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-            raise self.make_error("invalid")
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            raise ma.ValidationError("Must be a JSON number, e.g. 10 or 0.001 (not a string).")
         result = super()._deserialize(value, attr, data, **kwargs)
         if result is None:  # pragma: no cover - None is handled before _deserialize
             raise self.make_error("invalid")
@@ -82,3 +82,25 @@ class DocumentDate(ma.fields.String):
 
 class Empty(Schema):
     """No body fields."""
+
+
+SCALARS = (str, int, Decimal, bool, type(None))
+
+
+class OpenLine(ma.Schema):
+    """A document line: the known fields typed, any other field kept when it is a scalar."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    @ma.validates_schema(pass_original=True)
+    def _extra_scalars(self, data: dict[str, Any], original: Any, **_kwargs: Any) -> None:
+        if not isinstance(original, dict):
+            return
+        bad = {
+            name: ["Extra line fields must be text, numbers, booleans or null."]
+            for name, value in original.items()
+            if name not in self.fields and not isinstance(value, SCALARS)
+        }
+        if bad:
+            raise ma.ValidationError(bad)

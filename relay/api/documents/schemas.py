@@ -6,9 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from relay.api.base import PageArgs, Schema
-from relay.api.fields import DocumentDate, Identifier, Quantity
-
-_SCALAR = (str, int, float, bool, type(None))
+from relay.api.fields import DocumentDate, Identifier, OpenLine, Quantity
 
 
 class TargetSchema(Schema):
@@ -42,11 +40,8 @@ class TargetSchema(Schema):
             )
 
 
-class LineIn(ma.Schema):
+class LineIn(OpenLine):
     """A declared line; fields beyond the known ones are kept and sent on (scalars only)."""
-
-    class Meta:
-        unknown = ma.INCLUDE
 
     line_id = Identifier(max_length=64)
     product_id = ma.fields.String(validate=validate.Length(max=200))
@@ -54,18 +49,6 @@ class LineIn(ma.Schema):
     name = ma.fields.String(validate=validate.Length(max=500))
     unit = ma.fields.String(validate=validate.Length(max=50))
     declared_qty = Quantity(allow_none=True)
-
-    @ma.validates_schema(pass_original=True)
-    def _extra_scalars(self, data: dict[str, Any], original: Any, **_kwargs: Any) -> None:
-        if not isinstance(original, dict):
-            return
-        bad = {
-            name: ["Extra line fields must be text, numbers, booleans or null."]
-            for name, value in original.items()
-            if name not in self.fields and not isinstance(value, _SCALAR)
-        }
-        if bad:
-            raise ma.ValidationError(bad)
 
 
 class DocumentIn(Schema):

@@ -61,12 +61,6 @@ class _ProcessCache:
         return self._cache[key]
 
 
-def _claimed_by_me(who: Identity, instance: Instance) -> bool:
-    return instance.holder_device_id == who.device_id and (
-        instance.holder_user_id is None or instance.holder_user_id == who.user_id
-    )
-
-
 def inbox_item(
     who: Identity,
     instance: Instance,
@@ -84,7 +78,7 @@ def inbox_item(
         "date": document.date,
         "state": instance.state,
         "claimed_by_me": instance.state == "claimed"
-        and (instance.id in joined if process.collective_work else _claimed_by_me(who, instance)),
+        and (instance.id in joined if process.collective_work else lifecycle.holds(who, instance)),
         "collective": process.collective_work,
         "version": document.version,
     }
@@ -170,8 +164,8 @@ class InboxView(MethodView):
         after = id_cursor(args["after"])
         audience = inbox.audience(who)
         tag = inbox.etag(audience, after, limit)
-        if tag in request.if_none_match:
-            return Response(status=304, headers={"ETag": tag})
+        if request.if_none_match.contains(tag):
+            return Response(status=304, headers={"ETag": f'"{tag}"'})
         rows, cursor = inbox.page(who, audience, after, limit)
         cache = _ProcessCache(who.tenant_id)
         joined = collective.joined(
@@ -181,7 +175,7 @@ class InboxView(MethodView):
             "documents": [inbox_item(who, i, d, cache.of(d), joined) for i, d in rows],
             "next": str(cursor) if cursor else None,
         }
-        return body, 200, {"ETag": tag}
+        return body, 200, {"ETag": f'"{tag}"'}
 
 
 @blp.route("/documents/<instance_id>")

@@ -6,9 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from relay.api.base import PageArgs, Schema
-from relay.api.fields import Identifier, Quantity
-
-_SCALAR = (str, int, float, bool, type(None))
+from relay.api.fields import Identifier, OpenLine, Quantity
 
 
 class EnrollIn(Schema):
@@ -85,26 +83,11 @@ class StateOut(Schema):
     state = ma.fields.String()
 
 
-class ActualLine(ma.Schema):
+class ActualLine(OpenLine):
     """One actual line: bound to a declared line by line_id, or unbound (undeclared goods)."""
-
-    class Meta:
-        unknown = ma.INCLUDE
 
     line_id = Identifier(max_length=64, allow_none=True)
     qty = Quantity(required=True)
-
-    @ma.validates_schema(pass_original=True)
-    def _extra_scalars(self, data: dict[str, Any], original: Any, **_kwargs: Any) -> None:
-        if not isinstance(original, dict):
-            return
-        bad = {
-            name: ["Line fields must be text, numbers, booleans or null."]
-            for name, value in original.items()
-            if name not in self.fields and not isinstance(value, _SCALAR)
-        }
-        if bad:
-            raise ma.ValidationError(bad)
 
     @ma.post_load
     def _drop_null_line_id(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
