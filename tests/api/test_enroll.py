@@ -179,3 +179,29 @@ def test_thirty_successful_enrollments_in_a_row_are_not_throttled(
     # Successes used up none of the failure budget: the next mistype is a plain 401.
     assert_error(enroll(api, "ENR-WRONG", addr="10.3.3.3"), 401, "invalid_enrollment_code")
     assert len(api.get("/api/v1/devices", tenant.accounting_key).json["devices"]) == 30
+
+
+def test_codes_forgive_case_dashes_and_look_alike_letters(api: Client, tenant: TenantKeys) -> None:
+    code = api.post(CODES, tenant.admin_key, {"uses": 3}).json["code"]
+    assert code.startswith("ENR-")
+    mistyped = code.lower().replace("0", "o").replace("1", "l")
+    assert enroll(api, mistyped, serial="S1").status_code == 201
+    assert enroll(api, code.replace("-", ""), serial="S2").status_code == 201
+    assert enroll(api, f"  {code} ", serial="S3").status_code == 201
+
+
+def test_re_enrolling_with_the_serial_of_an_active_device_takes_it_back(
+    api: Client, tenant: TenantKeys
+) -> None:
+    first = api.enroll(tenant, serial="16204B17A7")
+    api.user(tenant, "ivanov")
+    session = api.login(first, "ivanov")
+    again = enroll(api, api.enrollment_code(tenant), serial="16204B17A7")
+    assert again.status_code == 201, again.json
+    assert again.json["device_id"] == first.device_id
+    assert again.json["pin"] == first.pin
+    assert again.json["token"] != first.token
+    assert_error(api.get("/api/v1/terminal/documents", first.token), 401, "unauthorized")
+    assert_error(api.get("/api/v1/terminal/documents", session.bearer), 401, "unauthorized")
+    assert api.get("/api/v1/terminal/documents", again.json["token"]).status_code == 200
+    assert len(api.get("/api/v1/devices", tenant.accounting_key).json["devices"]) == 1

@@ -707,3 +707,47 @@ def test_a_fractional_declared_line_field_reaches_the_terminal(
     instance_id = response.json["documents"][0]["instances"][0]["id"]
     detail = api.get(f"{TERMINAL}/{instance_id}", ivanov.bearer).json
     assert detail["lines"][0]["price"] == Decimal("89.9")
+
+
+# -- collective work ------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: collective work is missing: no …/join endpoint, `close` is ignored on complete",
+)
+def test_a_collective_stock_count_merges_the_parts(
+    api: Client, tenant: TenantKeys, crew: tuple[Terminal, Terminal]
+) -> None:
+    ivanov, petrov = crew
+    document_id, instance_id = push_one(api, tenant, "stock-count", {"groups": ["Склад"]})
+    tokens = {}
+    for who in (ivanov, petrov):
+        joined = api.post(f"{TERMINAL}/{instance_id}/join", who.bearer)
+        assert joined.status_code == 200, joined.json
+        tokens[who.bearer] = joined.json["claim_token"]
+    part = api.complete(
+        ivanov,
+        instance_id,
+        [{"line_id": "1", "qty": 4, "cell": "A-1"}],
+        expect=None,
+        claim_token=tokens[ivanov.bearer],
+        close=False,
+    )
+    assert part.status_code == 200, part.json
+    assert part.json["state"] != "completed"
+    assert feed(api, tenant) == []
+    closed = api.complete(
+        petrov,
+        instance_id,
+        [{"line_id": "1", "qty": 6, "cell": "A-2"}, {"line_id": "2", "qty": 5}],
+        expect=None,
+        claim_token=tokens[petrov.bearer],
+        close=True,
+    )
+    assert closed.status_code == 200, closed.json
+    assert closed.json["state"] == "completed"
+    (result,) = feed(api, tenant)
+    assert result["document_id"] == document_id
+    assert result["lines"][0]["actual_qty"] == 10
+    assert result["lines"][1]["actual_qty"] == 5

@@ -178,3 +178,40 @@ def test_an_expired_session_is_refused(api: Client, tenant: TenantKeys, app_ctx:
     db.session.commit()
     assert_error(api.get(INBOX, session.bearer), 401, "unauthorized")
     assert api.get(INBOX, terminal.token).status_code == 200
+
+
+def test_repeated_failed_logins_from_one_address_are_rate_limited(
+    api: Client, tenant: TenantKeys
+) -> None:
+    terminal = api.enroll(tenant)
+    api.user(tenant, "ivanov", password="pass-1234")
+    addr = {"environ_base": {"REMOTE_ADDR": "10.9.9.9"}}
+    statuses = []
+    for n in range(60):
+        # A different unknown login each time: no user lockout, only the address limit.
+        response = api.post(
+            SESSIONS, terminal.token, {"login": f"ghost-{n}", "password": "x-x-x-x"}, **addr
+        )
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            break
+    assert statuses[-1] == 429, statuses
+    assert set(statuses[:-1]) == {401}
+    assert_error(response, 429, "rate_limited")
+    assert int(response.headers["Retry-After"]) >= 1
+    # Another address still logs in.
+    other = api.post(
+        SESSIONS,
+        terminal.token,
+        {"login": "ivanov", "password": "pass-1234"},
+        environ_base={"REMOTE_ADDR": "10.8.8.8"},
+    )
+    assert other.status_code == 201, other.json
+
+
+def test_many_successful_logins_are_not_throttled(api: Client, tenant: TenantKeys) -> None:
+    terminal = api.enroll(tenant)
+    api.user(tenant, "ivanov", password="pass-1234")
+    for n in range(40):
+        response = log_in(api, terminal, "ivanov", "pass-1234")
+        assert response.status_code == 201, (n, response.json)
