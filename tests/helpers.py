@@ -222,3 +222,18 @@ def doc(
         ],
         **extra,
     }
+
+
+def assert_error(response: TestResponse, status: int, code: str) -> dict[str, Any]:
+    """Assert the one error shape (SPEC §11) with this status and code; return the error."""
+    assert response.status_code == status, response.json
+    body = response.json
+    assert isinstance(body, dict)
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"code", "message", "details"}, error
+    assert error["code"] == code, error
+    assert isinstance(error["message"], str)
+    assert error["message"].strip(), error
+    assert isinstance(error["details"], dict), error
+    return dict(error)
