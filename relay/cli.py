@@ -105,14 +105,22 @@ def enrollment() -> None:
 @enrollment.command("create")
 @click.option("--tenant", "tenant_name", required=True, help="Tenant name.")
 @click.option("--uses", default=None, type=int, help="Terminals that may use it (default 1).")
-@click.option("--ttl", default="24h", help="Lifetime: 30m, 24h, 7d (default 24h).")
+@click.option(
+    "--ttl",
+    default=None,
+    help="Lifetime: 30m, 24h, 7d (default RELAY_ENROLLMENT_CODE_TTL_SECONDS, 24h).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--qr/--no-qr", default=True, help="Draw the QR code in the terminal.")
 def enrollment_create(
-    tenant_name: str, uses: int | None, ttl: str, as_json: bool, qr: bool
+    tenant_name: str, uses: int | None, ttl: str | None, as_json: bool, qr: bool
 ) -> None:
     """Create an enrollment code and show it as text and as a QR code."""
-    ttl_seconds = parse_ttl(ttl)
+    ttl_seconds = (
+        parse_ttl(ttl)
+        if ttl is not None
+        else int(current_app.config["ENROLLMENT_CODE_TTL_SECONDS"])
+    )
     try:
         with transaction():
             code, row = devices.create_enrollment_code(

@@ -135,8 +135,10 @@ def _assign_pin(device: Device, *, avoid: str | None = None) -> None:
 def pick_pin(tenant_id: int, *, avoid: str | None = None) -> str:
     """Pick a random PIN not used by an active device of the tenant (nor ``avoid``).
 
-    PINs of revoked devices are avoided while the space allows, so a document typed to an old
-    PIN by habit does not land on the device that inherited it.
+    A PIN gets one digit more once half of the PINs of its length are in use, so a mistyped
+    PIN rarely reaches another device. PINs of revoked devices are not reused while a PIN that
+    was never used remains, so a document typed to an old PIN by habit does not land on the
+    device that inherited it.
     """
     rows = db.session.execute(
         select(Device.pin, Device.last_pin).where(
@@ -149,22 +151,28 @@ def pick_pin(tenant_id: int, *, avoid: str | None = None) -> str:
     if avoid:
         active.add(avoid)
     length = PIN_MIN_LENGTH
-    while True:
-        low, high = 10 ** (length - 1), 10**length - 1
-        space = high - low + 1
-        used = sum(1 for pin in active | retired if len(pin) == length)
-        in_use = sum(1 for pin in active if len(pin) == length)
-        if used < space * PIN_FILL_LIMIT:
-            taken = active | retired
-        elif in_use < space * PIN_FILL_LIMIT:
-            taken = active
-        else:
-            length += 1
-            continue
+    while sum(1 for pin in active if len(pin) == length) >= PIN_FILL_LIMIT * 9 * 10 ** (length - 1):
+        length += 1
+    low, high = 10 ** (length - 1), 10**length - 1
+    pin = _random_free(low, high, active | retired) or _random_free(low, high, active)
+    assert pin is not None  # fewer than half of this length's PINs are active
+    return pin
+
+
+def _random_free(low: int, high: int, taken: set[str]) -> str | None:
+    """A random PIN in [low, high] outside ``taken``, or None when there is none."""
+    space = high - low + 1
+    free = space - sum(1 for pin in taken if len(pin) == len(str(low)))
+    if free <= 0:
+        return None
+    if free * 4 >= space:
+        # Mostly free: random draws find one in a few tries.
         while True:
             pin = str(low + secrets.randbelow(space))
             if pin not in taken:
                 return pin
+    candidates = [str(n) for n in range(low, high + 1) if str(n) not in taken]
+    return candidates[secrets.randbelow(len(candidates))]
 
 
 def get(tenant_id: int, device_id: uuid.UUID | None) -> Device:

@@ -11,7 +11,7 @@ def new_id() -> uuid.UUID:
     """Return a time-ordered UUID (version 7, RFC 9562).
 
     Ordered ids keep B-tree inserts at the right edge of the index and make "oldest first" a
-    primary-key order.
+    primary-key order, to the millisecond (ids of one millisecond are in random order).
     """
     unix_ms = time.time_ns() // 1_000_000
     rand = int.from_bytes(os.urandom(10), "big")

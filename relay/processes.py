@@ -206,10 +206,25 @@ class ProcessFileError(Exception):
     """A YAML file that is not a valid business process; the message names file and field."""
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML without silent surprises: a field written twice is an error, not the last wins."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"field {key!r} is written twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_file(path: Path) -> dict[str, Any]:
     """Read and validate one YAML definition; its file name must be ``<key>.yaml``."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise ProcessFileError(f"{path}: cannot read YAML: {err}") from err
     if not isinstance(raw, dict):
@@ -218,7 +233,7 @@ def load_file(path: Path) -> dict[str, Any]:
         definition = dict(_schema.load(raw))
     except ma.ValidationError as err:
         raise ProcessFileError(f"{path}: {(first_field_error(err.messages) or 'invalid')}") from err
-    if path.stem != definition["key"]:
+    if path.name != f"{definition['key']}.yaml":
         raise ProcessFileError(
             f"{path}: field 'key': is {definition['key']!r}, but the file must be named "
             f"after its key ({definition['key']}.yaml)"
@@ -232,7 +247,7 @@ def load_directory(directory: Path | str) -> dict[str, dict[str, Any]]:
     if not directory.is_dir():
         raise ProcessFileError(f"{directory}: not a directory")
     definitions: dict[str, dict[str, Any]] = {}
-    for path in sorted(directory.glob("*.yaml")):
+    for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
         definition = load_file(path)
         definitions[definition["key"]] = definition
     for key, definition in definitions.items():

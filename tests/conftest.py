@@ -14,7 +14,6 @@ import flask_migrate
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
 
 from relay import create_app
 from relay.extensions import db, limiter
@@ -77,12 +76,9 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def empty_tables() -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    else:
-        for table in tables:
-            db.session.execute(text(f"DELETE FROM {table}"))
+    # DELETE, children first: on the few rows a test leaves it is much faster than TRUNCATE.
+    for table in reversed(Base.metadata.sorted_tables):
+        db.session.execute(table.delete())
     db.session.commit()
 
 
