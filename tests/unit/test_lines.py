@@ -10,6 +10,12 @@ from relay import jsonutil, lines, processes
 from relay.errors import Invalid
 from relay.processes import Process
 
+
+@pytest.fixture(autouse=True)
+def _clean() -> None:
+    """Overrides the conftest's per-test database reset: these rules never touch a database."""
+
+
 DECLARED: list[dict[str, Any]] = [
     {"line_id": "1", "product_id": "p-001", "name": "Молоко 1 л", "declared_qty": D(10)},
     {"line_id": "2", "product_id": "p-002", "name": "Кефир 0,5 л", "declared_qty": D(5)},
