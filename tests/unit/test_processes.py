@@ -256,6 +256,13 @@ def test_a_good_file_loads_with_defaults(tmp_path: Path) -> None:
     assert processes.load_file(path) == processes.validate_definition(MINIMAL)
 
 
+def test_a_file_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    """Windows editors often write UTF-8 with a BOM."""
+    path = tmp_path / "cycle-count.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + MINIMAL_YAML.format(key="cycle-count").encode())
+    assert processes.load_file(path)["name"] == "Выборочный пересчёт"
+
+
 def test_bad_yaml_syntax_names_the_file_and_the_line(tmp_path: Path) -> None:
     path = write(
         tmp_path,
