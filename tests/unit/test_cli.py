@@ -99,10 +99,6 @@ def test_enrollment_create_defaults_to_one_use_for_24_hours(app: Flask) -> None:
     assert timedelta(hours=23, minutes=59) < expires - before <= timedelta(hours=24, seconds=5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: CLI ignores ENROLLMENT_CODE_TTL_SECONDS (hard-coded 24h); the API honours it",
-)
 def test_enrollment_create_default_lifetime_follows_the_setting(
     app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -330,11 +330,6 @@ def test_an_enrollment_gets_a_five_digit_pin_when_half_are_in_use(
     assert devices.by_pin(tenant.id, enrolled.device.pin or "").id == enrolled.device.id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: retired PINs are reused once active+retired reach half, while never-used "
-    "4-digit PINs remain (README Decisions: PINs)",
-)
 def test_retired_pins_are_not_reused_while_other_free_pins_remain(
     app_ctx: Flask, tenant: TenantKeys, sequential_pins: None
 ) -> None:

@@ -307,9 +307,6 @@ def test_a_bad_enum_in_an_otherwise_full_file(tmp_path: Path) -> None:
     assert "users, device" in message
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: a field written twice in a YAML file is silently taken from the last"
-)
 def test_a_field_written_twice_is_refused(tmp_path: Path) -> None:
     """An edit that adds quantity_control without removing the old line is a mistake to report."""
     text = (
