@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, exists, select
+from sqlalchemy.exc import IntegrityError
 
 from relay import events, inbox, lifecycle, processes, routing
 from relay.auth import Identity
@@ -147,19 +148,24 @@ def _push_one(
     doc: Mapping[str, Any],
 ) -> Pushed | None:
     digest = content_hash(doc, target, next_target)
-    existing = db.session.scalars(
-        select(Document)
-        .where(
-            Document.tenant_id == by.tenant_id,
-            Document.business_process == process.key,
-            Document.external_id == doc["external_id"],
-        )
-        .with_for_update()
-    ).first()
+    existing = _locked(by.tenant_id, process.key, doc["external_id"])
     if existing is None:
-        return create(
-            by, process, doc, target=target, next_target=next_target, plan=plan, digest=digest
-        )
+        try:
+            with db.session.begin_nested():
+                return create(
+                    by,
+                    process,
+                    doc,
+                    target=target,
+                    next_target=next_target,
+                    plan=plan,
+                    digest=digest,
+                )
+        except IntegrityError:
+            # A concurrent push stored the same external_id first (PostgreSQL; SQLite
+            # serializes pushes): answer as a re-push of it.
+            existing = _locked(by.tenant_id, process.key, doc["external_id"])
+            assert existing is not None
 
     instances = instances_of(existing, for_update=True)
     states = {i.state for i in instances}
@@ -193,6 +199,19 @@ def _push_one(
     for instance in instances:
         db.session.expunge(instance)
     return _instantiate(existing, plan, "replaced")
+
+
+def _locked(tenant_id: int, process_key: str, external_id: str) -> Document | None:
+    """The document a push of ``external_id`` meets, locked for the rest of the push."""
+    return db.session.scalars(
+        select(Document)
+        .where(
+            Document.tenant_id == tenant_id,
+            Document.business_process == process_key,
+            Document.external_id == external_id,
+        )
+        .with_for_update()
+    ).first()
 
 
 def _existing(

@@ -114,7 +114,9 @@ def audience(identity: Identity) -> Audience:
 
 def etag(audience: Audience, *params: object) -> str:
     """Return the ETag of one page of an inbox (unquoted, as werkzeug compares them)."""
-    raw = "|".join([audience.stamp, *map(str, params)])
+    # The addressee keys make the tag whose inbox it is: two operators on one terminal may
+    # have counters of equal values.
+    raw = "|".join([*audience.keys, audience.stamp, *map(str, params)])
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 

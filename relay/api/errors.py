@@ -113,7 +113,7 @@ def handle_operational_error(error: DBAPIError) -> Response:
     sqlstate = getattr(error.orig, "sqlstate", None)
     if sqlstate == "55P03" or "database is locked" in str(error.orig):
         return error_response(
-            409 if sqlstate == "55P03" else 503,
+            503,
             "busy",
             "The document is being changed by another request; nothing was applied. "
             "Retry in a moment.",
