@@ -240,6 +240,169 @@ def test_one_submission_id_with_two_bodies_applies_one_of_them(
         assert result["header"] == {"comment": winners.pop()}
 
 
+def instance_row(app: Flask, tenant: TenantKeys, instance_id: str) -> tuple[str, str]:
+    """An instance's state and document id, read from the database."""
+    with app.app_context():
+        instance = db.session.get(Instance, (tenant.id, uuid.UUID(instance_id)))
+        assert instance is not None
+        row = (instance.state, str(instance.document_id))
+        db.session.remove()
+    return row
+
+
+@pytest.mark.postgres_only
+def test_cancel_racing_a_completion_leaves_one_of_them_whole(
+    app: Flask, api: Client, tenant: TenantKeys
+) -> None:
+    """Accounting cancels while the terminal completes: one wins, the other changes nothing."""
+    terminal, ids = claimed_receipts(api, tenant, 6)
+    for instance_id in ids:
+        submission_id = uuid.uuid4().hex
+        body = completion(terminal, instance_id, submission_id, "done")
+        document_id = instance_row(app, tenant, instance_id)[1]
+        done, cancelled = race(
+            [
+                partial(
+                    post,
+                    app,
+                    f"/api/v1/terminal/documents/{instance_id}/complete",
+                    terminal.bearer,
+                    body,
+                ),
+                partial(
+                    post, app, f"/api/v1/documents/{document_id}/cancel", tenant.accounting_key
+                ),
+            ]
+        )
+        state = instance_row(app, tenant, instance_id)[0]
+        rows = stored(app, tenant, instance_id, submission_id)
+        if done[0] == 200:
+            assert cancelled[0] == 409, cancelled
+            assert cancelled[1]["error"]["code"] == "document_completed", cancelled
+            assert (state, rows) == ("completed", [1, 1, 1])
+        else:
+            assert done[0] == 409, done
+            assert done[1]["error"]["code"] == "document_cancelled", done
+            assert cancelled[0] == 200, cancelled
+            assert (state, rows) == ("cancelled", [0, 0, 0])
+
+
+@pytest.mark.postgres_only
+def test_two_acks_of_one_result_at_once_process_it_once(
+    app: Flask, api: Client, tenant: TenantKeys
+) -> None:
+    terminal, ids = claimed_receipts(api, tenant, 3)
+    result_ids = [
+        api.complete(terminal, i, completion(terminal, i, uuid.uuid4().hex, "x")["lines"]).json[
+            "result_id"
+        ]
+        for i in ids
+    ]
+    answers = race(
+        [
+            partial(post, app, "/api/v1/results/ack", tenant.accounting_key, {"ids": result_ids})
+            for _ in range(6)
+        ]
+    )
+    assert [status for status, _ in answers] == [200] * 6, answers
+    processed = [r for _, body in answers for r in body["processed"]]
+    already = [r for _, body in answers for r in body["already_processed"]]
+    assert sorted(processed) == sorted(result_ids)  # each result processed by one ack only
+    assert len(already) == 5 * len(result_ids)
+    with app.app_context():
+        events = db.session.scalar(
+            select(func.count())
+            .select_from(Event)
+            .where(Event.tenant_id == tenant.id, Event.kind == "processed")
+        )
+        db.session.remove()
+    assert events == len(result_ids)
+
+
+@pytest.mark.postgres_only
+def test_simultaneous_wrong_passwords_are_all_counted(
+    app: Flask, api: Client, tenant: TenantKeys
+) -> None:
+    """Eight wrong passwords at once: five count and lock the user, the rest find it locked."""
+    api.user(tenant, "ivanov")
+    terminal = api.enroll(tenant)
+    answers = race(
+        [
+            partial(
+                post,
+                app,
+                "/api/v1/terminal/sessions",
+                terminal.token,
+                {"login": "ivanov", "password": f"wrong-{n}"},
+            )
+            for n in range(8)
+        ]
+    )
+    assert Counter(status for status, _ in answers) == {401: 5, 429: 3}, answers
+    assert {body["error"]["code"] for status, body in answers if status == 429} == {"login_locked"}
+    status, body = post(
+        app,
+        "/api/v1/terminal/sessions",
+        terminal.token,
+        {"login": "ivanov", "password": "secret-1"},
+    )
+    assert (status, body["error"]["code"]) == (429, "login_locked")
+
+
+@pytest.mark.postgres_only
+def test_simultaneous_identical_pushes_store_one_document(
+    app: Flask, api: Client, tenant: TenantKeys
+) -> None:
+    """1C retrying a push whose answer is late: never a duplicate, never a 500."""
+    terminal = api.enroll(tenant)
+    body = {"business_process": "purchase-receipt", "target": {"pin": terminal.pin}}
+    for n in range(4):
+        push = {**body, "documents": [doc(f"ЗаказПоставщику-{n:04}")]}
+        answers = race(
+            [partial(post, app, "/api/v1/documents", tenant.accounting_key, push) for _ in range(6)]
+        )
+        statuses = Counter(status for status, _ in answers)
+        assert statuses[201] == 1, answers
+        assert set(statuses) <= {200, 201, 409}, answers
+        for status, answer in answers:
+            if status == 409:  # lost the race for the unique key, rolled back: "retry it"
+                assert answer["error"]["code"] == "conflict", answer
+    with app.app_context():
+        documents = db.session.scalar(
+            select(func.count()).select_from(Document).where(Document.tenant_id == tenant.id)
+        )
+        instances = db.session.scalar(
+            select(func.count()).select_from(Instance).where(Instance.tenant_id == tenant.id)
+        )
+        db.session.remove()
+    assert (documents, instances) == (4, 4)
+    assert len(api.inbox(terminal)) == 4
+
+
+@pytest.mark.postgres_only
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a push racing an identical push of a new external_id gets 409 conflict "
+    "('retry it') instead of SPEC §7's 200 with the existing document",
+)
+def test_simultaneous_identical_pushes_all_answer_with_the_document(
+    app: Flask, api: Client, tenant: TenantKeys
+) -> None:
+    terminal = api.enroll(tenant)
+    body = {"business_process": "purchase-receipt", "target": {"pin": terminal.pin}}
+    for n in range(4):
+        push = {**body, "documents": [doc(f"ЗаказПоставщику-{n:04}")]}
+        answers = race(
+            [partial(post, app, "/api/v1/documents", tenant.accounting_key, push) for _ in range(6)]
+        )
+        assert sorted(status for status, _ in answers) == [200] * 5 + [201], answers
+        assert len({a["documents"][0]["id"] for _, a in answers}) == 1
+        assert (
+            sorted(a["documents"][0]["status"] for _, a in answers)
+            == ["created"] + ["unchanged"] * 5
+        )
+
+
 # -- enrollment ---------------------------------------------------------------------------------
 
 
