@@ -32,20 +32,31 @@ def declared_from_result(
 
     A declared line with one actual line keeps its line_id; with several, they become
     ``<line_id>-1``, ``<line_id>-2``… Goods that were not declared become ``u1``, ``u2``…
-    Lines with nothing actual are left out: nothing of them moves on.
+    A made-up id that another line already has gets a further ``-2``, ``-3``… Lines with
+    nothing actual are left out: nothing of them moves on.
     """
-    out: list[dict[str, Any]] = []
+    entries: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     for line in lines:
         actual = [a for a in line.get("actual") or [] if a.get("qty")]
         base = {k: v for k, v in line.items() if k not in _RESULT_ONLY}
         for index, entry in enumerate(actual, start=1):
-            item = {**base, **{k: v for k, v in entry.items() if k not in ("qty", "part_id")}}
-            item["line_id"] = line["line_id"] if len(actual) == 1 else f"{line['line_id']}-{index}"
-            item["declared_qty"] = Decimal(entry["qty"])
-            out.append(item)
+            wanted = str(line["line_id"]) if len(actual) == 1 else f"{line['line_id']}-{index}"
+            entries.append((wanted, base, entry))
     for index, entry in enumerate(undeclared, start=1):
-        item = {k: v for k, v in entry.items() if k not in ("qty", "part_id")}
-        item["line_id"] = f"u{index}"
+        entries.append((f"u{index}", {}, entry))
+    # Ids that are kept come first, so a made-up one never takes an id a line already has.
+    used = {wanted for wanted, base, _ in entries if base and wanted == str(base["line_id"])}
+    out: list[dict[str, Any]] = []
+    for wanted, base, entry in entries:
+        line_id = wanted
+        if not (base and wanted == str(base["line_id"])):
+            suffix = 1
+            while line_id in used:
+                suffix += 1
+                line_id = f"{wanted}-{suffix}"
+            used.add(line_id)
+        item = {**base, **{k: v for k, v in entry.items() if k not in ("qty", "part_id")}}
+        item["line_id"] = line_id
         item["declared_qty"] = Decimal(entry["qty"])
         out.append(item)
     return out

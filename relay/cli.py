@@ -200,10 +200,11 @@ def bp_export(directory: Path, tenant_name: str) -> None:
 def bp_import(directory: Path, tenant_name: str) -> None:
     """Validate every <key>.yaml in DIRECTORY and store each changed one as a new version.
 
-    Nothing is stored unless every file is valid. Processes not in DIRECTORY are left alone.
+    Nothing is stored unless every file is valid. Processes not in DIRECTORY are left alone;
+    a next_business_process may name one of them.
     """
     try:
-        definitions = processes.load_directory(directory)
+        definitions = processes.load_directory(directory, complete_chains=False)
         with transaction():
             outcome = processes.import_definitions(tenants.by_name(tenant_name).id, definitions)
     except processes.ProcessFileError as err:

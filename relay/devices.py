@@ -15,7 +15,7 @@ from relay import auth, inbox
 from relay.errors import Invalid, NotFound, Unauthorized
 from relay.extensions import db
 from relay.ids import hash_token
-from relay.models import Device, Document, EnrollmentCode, Instance, InstanceAddressee
+from relay.models import Device, Document, EnrollmentCode, Instance, InstanceAddressee, Part
 from relay.timeutil import utcnow
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -254,7 +254,14 @@ def unfinished_instances(device: Device) -> list[dict[str, str]]:
         InstanceAddressee.key == inbox.device_key(device.id),
         InstanceAddressee.listed.is_(True),
     )
-    ids = set(db.session.scalars(held)) | set(db.session.scalars(queued))
+    joined = select(Part.instance_id).where(
+        Part.tenant_id == device.tenant_id, Part.device_id == device.id, Part.state == "open"
+    )
+    ids = (
+        set(db.session.scalars(held))
+        | set(db.session.scalars(queued))
+        | set(db.session.scalars(joined))
+    )
     if not ids:
         return []
     rows = db.session.execute(

@@ -18,7 +18,16 @@ from sqlalchemy import Select, and_, select, union_all, update
 
 from relay.auth import Identity
 from relay.extensions import db
-from relay.models import Device, Document, Group, GroupMember, Instance, InstanceAddressee, Tenant
+from relay.models import (
+    Device,
+    Document,
+    Group,
+    GroupMember,
+    Instance,
+    InstanceAddressee,
+    Part,
+    Tenant,
+)
 from relay.models import User as UserModel
 
 ALL = "all"
@@ -43,6 +52,16 @@ def split_key(key: str) -> tuple[str, uuid.UUID | None]:
         return ALL, None
     kind, _, raw = key.partition(":")
     return kind, uuid.UUID(raw)
+
+
+def keys_of(identity: Identity) -> list[str]:
+    """The caller's own keys: its device and, in a session, its operator."""
+    keys = []
+    if identity.device_id is not None:
+        keys.append(device_key(identity.device_id))
+    if identity.user_id is not None:
+        keys.append(user_key(identity.user_id))
+    return keys
 
 
 def touch(tenant_id: int, keys: Iterable[str]) -> None:
@@ -121,15 +140,23 @@ def etag(audience: Audience, *params: object) -> str:
 
 
 def _held(identity: Identity) -> list[Any]:
+    """Instances the caller holds (or held when they were cancelled), and collective ones it
+    joined: listed whatever became of their addressees."""
     conditions = [Instance.holder_device_id == identity.device_id]
     if identity.user_id is not None:
         conditions.append(Instance.holder_user_id == identity.user_id)
-    return [
+    held = [
         select(Instance.id.label("id")).where(
             Instance.tenant_id == identity.tenant_id, cond, Instance.state.in_(HELD_STATES)
         )
         for cond in conditions
     ]
+    joined = select(Part.instance_id.label("id")).where(
+        Part.tenant_id == identity.tenant_id,
+        Part.device_id == identity.device_id,
+        Part.state == "open",
+    )
+    return [*held, joined]
 
 
 def page_query(
@@ -151,9 +178,10 @@ def page_query(
             stmt = stmt.where(InstanceAddressee.instance_id > after)
         parts.append(stmt.order_by(InstanceAddressee.instance_id).limit(limit + 1).subquery())
     for stmt in _held(identity):
+        column = stmt.selected_columns.id
         if after is not None:
-            stmt = stmt.where(Instance.id > after)
-        parts.append(stmt.order_by(Instance.id).limit(limit + 1).subquery())
+            stmt = stmt.where(column > after)
+        parts.append(stmt.order_by(column).limit(limit + 1).subquery())
     ids = union_all(*(select(part.c.id) for part in parts))
     return (
         select(Instance, Document)

@@ -292,18 +292,38 @@ def check_claim(identity: Identity, loaded: Loaded, claim_token: str) -> None:
     """Raise the 409 a completion gets when its claim is no longer good."""
     instance = loaded.instance
     if instance.state == "queued" and _held_before(identity, instance):
-        raise _claim_lost()
+        raise (
+            _claim_expired(loaded) if _last_release(instance) == "claim_expired" else _claim_lost()
+        )
     if instance.state != "claimed":
         raise refuse_state(loaded)
     if instance.claim_token_hash != hash_token(claim_token or ""):
         raise _claim_lost()
     if _expired(instance, utcnow()):
-        raise Conflict(
-            f"The claim ran past the {loaded.process['claim_limit_minutes']}-minute limit of "
-            "its business process and the document went back to the queue; the completion "
-            "was not saved. Claim it again.",
-            code="claim_expired",
+        raise _claim_expired(loaded)
+
+
+def _claim_expired(loaded: Loaded) -> Conflict:
+    return Conflict(
+        f"The claim ran past the {loaded.process['claim_limit_minutes']}-minute limit of "
+        "its business process and the document went back to the queue; the completion "
+        "was not saved. Claim it again.",
+        code="claim_expired",
+    )
+
+
+def _last_release(instance: Instance) -> str | None:
+    """How the instance last went back to the queue: released, claim_expired or rerouted."""
+    return db.session.scalars(
+        select(Event.kind)
+        .where(
+            Event.tenant_id == instance.tenant_id,
+            Event.document_id == instance.document_id,
+            Event.instance_id == instance.id,
+            Event.kind.in_(("released", "claim_expired", "rerouted")),
         )
+        .order_by(Event.at.desc(), Event.id.desc())
+    ).first()
 
 
 def _requeue(
@@ -327,7 +347,7 @@ def release(identity: Identity, instance_id: uuid.UUID) -> Instance:
     """
     loaded = load(identity, instance_id, for_update=True)
     instance = loaded.instance
-    if loaded.process.collective_work and instance.state in OPEN_STATES:
+    if loaded.process.collective_work and instance.state in (*OPEN_STATES, "cancelled"):
         _leave(identity, loaded)
         return instance
     if instance.state == "queued":
@@ -381,6 +401,17 @@ def _leave(identity: Identity, loaded: Loaded) -> None:
     part.state = "dropped"
     part.token_hash = None
     db.session.flush()
+    if instance.state == "cancelled":
+        inbox.touch(instance.tenant_id, [*loaded.keys, *inbox.keys_of(identity)])
+        events.record(
+            identity.tenant_id,
+            instance.document_id,
+            "cancellation_seen",
+            identity,
+            instance_id=instance.id,
+            part_id=str(part.id),
+        )
+        return
     still = db.session.scalars(
         select(Part.id).where(
             Part.tenant_id == instance.tenant_id,
@@ -556,9 +587,10 @@ def cancel(by: Identity, document: Document) -> list[Instance]:
         )
     keys = addressee_keys(document.tenant_id, [i.id for i in open_])
     for instance in open_:
+        # Holders and joined participants keep it: their inboxes show it cancelled until they
+        # release it.
         instance.claim_token_hash = None
         instance.claim_expires_at = None
-        _drop_parts(instance)
         move(instance, "cancelled", keys[instance.id])
         events.record(document.tenant_id, document.id, "cancelled", by, instance_id=instance.id)
     return instances

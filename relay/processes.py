@@ -241,8 +241,14 @@ def load_file(path: Path) -> dict[str, Any]:
     return definition
 
 
-def load_directory(directory: Path | str) -> dict[str, dict[str, Any]]:
-    """Read every ``*.yaml`` in a directory; fail on the first bad file or a dangling chain."""
+def load_directory(
+    directory: Path | str, *, complete_chains: bool = True
+) -> dict[str, dict[str, Any]]:
+    """Read every ``*.yaml`` in a directory; fail on the first bad file or a broken chain.
+
+    With ``complete_chains`` False, a next_business_process outside the directory is left to
+    be checked against the tenant when the files are imported.
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise ProcessFileError(f"{directory}: not a directory")
@@ -252,7 +258,7 @@ def load_directory(directory: Path | str) -> dict[str, dict[str, Any]]:
         definitions[definition["key"]] = definition
     for key, definition in definitions.items():
         nxt = definition.get("next_business_process")
-        if nxt and nxt not in definitions:
+        if nxt and nxt not in definitions and complete_chains:
             raise ProcessFileError(
                 f"{directory / (key + '.yaml')}: field 'next_business_process': "
                 f"no process {nxt!r} in {directory}"

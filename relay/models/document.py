@@ -118,6 +118,14 @@ class Part(TenantScoped, Base):
         ),
         CheckConstraint("state IN ('open', 'submitted', 'dropped')", name="state"),
         Index("ix_parts_tenant_id_instance_id", "tenant_id", "instance_id"),
+        # A terminal's inbox lists the collective documents it has joined.
+        Index(
+            "ix_parts_open_by_device",
+            "tenant_id",
+            "device_id",
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
     )
 
     instance_id: Mapped[uuid.UUID]

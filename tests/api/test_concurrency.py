@@ -380,11 +380,6 @@ def test_simultaneous_identical_pushes_store_one_document(
 
 
 @pytest.mark.postgres_only
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a push racing an identical push of a new external_id gets 409 conflict "
-    "('retry it') instead of SPEC §7's 200 with the existing document",
-)
 def test_simultaneous_identical_pushes_all_answer_with_the_document(
     app: Flask, api: Client, tenant: TenantKeys
 ) -> None:

@@ -174,11 +174,6 @@ def test_gunicorn_serves_the_whole_cycle(server: LiveServer, server_env: dict[st
     assert "Traceback" not in server.log(), server.log()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the inbox compares its quoted ETag with werkzeug's unquoted If-None-Match "
-    "set (relay/api/terminal/routes.py), so an unchanged inbox never answers 304",
-)
 def test_unchanged_inbox_answers_304_whichever_worker_serves(
     server: LiveServer, server_env: dict[str, str]
 ) -> None:

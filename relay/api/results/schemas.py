@@ -45,6 +45,14 @@ class ResultOut(Schema):
         ma.fields.Dict(),
         metadata={"description": "Goods the terminal found that were not declared."},
     )
+    part_id = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "Collective work kept per part: the part this result is."},
+    )
+    next_document_id = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "The document chained from this result (next_business_process)."},
+    )
     processed_at = ma.fields.String(allow_none=True)
 
 

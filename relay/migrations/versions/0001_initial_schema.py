@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-22 19:29:05.134793
+Create Date: 2026-11-22 19:50:50.459349
 
 """
 
@@ -465,6 +465,13 @@ def upgrade():
     )
     with op.batch_alter_table("parts", schema=None) as batch_op:
         batch_op.create_index(
+            "ix_parts_open_by_device",
+            ["tenant_id", "device_id"],
+            unique=False,
+            sqlite_where=sa.text("state = 'open'"),
+            postgresql_where=sa.text("state = 'open'"),
+        )
+        batch_op.create_index(
             "ix_parts_tenant_id_instance_id", ["tenant_id", "instance_id"], unique=False
         )
 
@@ -548,6 +555,11 @@ def downgrade():
     op.drop_table("results")
     with op.batch_alter_table("parts", schema=None) as batch_op:
         batch_op.drop_index("ix_parts_tenant_id_instance_id")
+        batch_op.drop_index(
+            "ix_parts_open_by_device",
+            sqlite_where=sa.text("state = 'open'"),
+            postgresql_where=sa.text("state = 'open'"),
+        )
 
     op.drop_table("parts")
     with op.batch_alter_table("instance_addressees", schema=None) as batch_op:
