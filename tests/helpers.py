@@ -237,3 +237,70 @@ def assert_error(response: TestResponse, status: int, code: str) -> dict[str, An
     assert error["message"].strip(), error
     assert isinstance(error["details"], dict), error
     return dict(error)
+
+
+# -- builders for collective work, chaining, rerouting (appended) ------------------------------
+
+
+def stock_lines() -> list[dict[str, Any]]:
+    """Declared lines of a stock count: book quantities, which terminals do not see."""
+    return [
+        {
+            "line_id": "1",
+            "product_id": "p-001",
+            "name": "Молоко 1 л",
+            "barcode": "4601234567890",
+            "unit": "шт",
+            "cell": "A-01",
+            "declared_qty": 10,
+        },
+        {
+            "line_id": "2",
+            "product_id": "p-002",
+            "name": "Кефир 0,5 л",
+            "barcode": "4601234567891",
+            "unit": "шт",
+            "cell": "A-02",
+            "declared_qty": 6,
+        },
+    ]
+
+
+def operator(api: Client, tenant: TenantKeys, login: str) -> Terminal:
+    """A user of the tenant, logged in on a terminal of their own."""
+    api.user(tenant, login)
+    return api.login(api.enroll(tenant, name=f"ТСД {login}"), login)
+
+
+def join(api: Client, terminal: Terminal, instance_id: str, expect: int = 200) -> TestResponse:
+    """Join a collective document; the part's token is kept as the terminal's claim."""
+    response = api.post(f"/api/v1/terminal/documents/{instance_id}/join", terminal.bearer)
+    assert response.status_code == expect, response.json
+    if expect == 200:
+        terminal.claims[instance_id] = response.json["claim_token"]
+    return response
+
+
+def patch_process(
+    api: Client, tenant: TenantKeys, key: str, changes: dict[str, Any], expect: int = 200
+) -> TestResponse:
+    response = api.patch(f"/api/v1/admin/business-processes/{key}", tenant.admin_key, changes)
+    assert response.status_code == expect, response.json
+    return response
+
+
+def document(api: Client, tenant: TenantKeys, document_id: str) -> dict[str, Any]:
+    response = api.get(f"/api/v1/documents/{document_id}", tenant.accounting_key)
+    assert response.status_code == 200, response.json
+    return dict(response.json)
+
+
+def results(api: Client, tenant: TenantKeys) -> list[dict[str, Any]]:
+    response = api.get("/api/v1/results?limit=500", tenant.accounting_key)
+    assert response.status_code == 200, response.json
+    return list(response.json["results"])
+
+
+def kinds(doc_out: dict[str, Any]) -> list[str]:
+    """The event kinds of a document's timeline, oldest first."""
+    return [event["kind"] for event in doc_out["timeline"]]
