@@ -141,9 +141,6 @@ def test_a_completed_shipment_starts_the_receipt(
     assert feed["transfer-receipt"]["external_id"] == SHIPMENT
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: ResultOut schema has no next_document_id: the feed drops it"
-)
 def test_the_result_names_the_chained_document(
     api: Client, tenant: TenantKeys, shipper: Terminal, receiver: Terminal
 ) -> None:

@@ -603,10 +603,6 @@ def test_batch_upload_of_parts(api: Client, tenant: TenantKeys, count: Count) ->
     assert parts(api, tenant, count.document_id)[0]["state"] == "submitted"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ResultOut schema has no part_id / next_document_id: the feed drops them",
-)
 def test_per_part_results_name_their_part_in_the_feed(api: Client, tenant: TenantKeys) -> None:
     patch_process(api, tenant, "stock-count", {"keep_merged_document": False})
     a, b = operator(api, tenant, "ivanov"), operator(api, tenant, "petrov")
@@ -621,10 +617,6 @@ def test_per_part_results_name_their_part_in_the_feed(api: Client, tenant: Tenan
     assert one["part_id"] in (part_a, part_b)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a cancelled collective document vanishes from joined participants' inboxes",
-)
 def test_joined_participants_see_the_cancellation(
     api: Client, tenant: TenantKeys, count: Count
 ) -> None:

@@ -308,11 +308,6 @@ def test_admin_releases_a_claim(
     api.complete(holder, instance_id, [{"line_id": "1", "qty": 1}])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: after an admin release the old holder's completion gets 409 not_claimed, "
-    "not claim_lost",
-)
 def test_the_old_holder_after_an_admin_release_gets_claim_lost(
     api: Client, tenant: TenantKeys, two: tuple[Terminal, Terminal]
 ) -> None:
@@ -403,11 +398,6 @@ def test_revoke_lists_documents_held_by_an_operator_on_the_device(
     assert api.get(DOCS, a.bearer).status_code == 401
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: revoke does not list collective documents the device joined (its open part "
-    "then blocks the close)",
-)
 def test_revoke_lists_collective_documents_the_device_joined(
     api: Client, tenant: TenantKeys
 ) -> None:
@@ -561,11 +551,6 @@ def test_expire_claims_requeues(
     api.complete(b, instance_id, EXACT)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: after expire_claims requeues, the old holder's completion gets 409 "
-    "not_claimed, not claim_expired / claim_lost",
-)
 def test_the_old_holder_after_expiry_hears_why(
     app: Flask, api: Client, tenant: TenantKeys, pickers: tuple[Terminal, Terminal]
 ) -> None:
@@ -689,9 +674,6 @@ def test_another_tenants_terminal_cannot_join(
     assert api.post(f"{DOCS}/{instance_id}/release", stranger.bearer).status_code == 404
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: If-None-Match is compared quoted: an unchanged inbox never gets 304"
-)
 def test_an_unchanged_inbox_answers_304(
     api: Client, tenant: TenantKeys, two: tuple[Terminal, Terminal]
 ) -> None:

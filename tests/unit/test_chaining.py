@@ -2,8 +2,6 @@
 
 from decimal import Decimal
 
-import pytest
-
 from relay import lines
 from relay.chaining import declared_from_result
 
@@ -107,10 +105,6 @@ def test_the_declared_lines_bind_back_to_the_same_work() -> None:
     assert lines.discrepancies("exact", rebound, extra) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: generated line ids (<id>-N, uN) can collide with declared ones: a line is lost",
-)
 def test_generated_line_ids_never_collide() -> None:
     declared = [
         {"line_id": "1", "declared_qty": Decimal(10)},
