@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import requests
 from urllib3.exceptions import NewConnectionError
@@ -131,7 +131,7 @@ class HttpClient:
         if self._owns_session:
             self.session.close()
 
-    def __enter__(self) -> HttpClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

@@ -5,9 +5,9 @@ from typing import Any
 import simplejson
 
 
-def dumps(obj: Any) -> str:
+def dumps(obj: Any, *, indent: int | None = None) -> str:
     """Serialize, writing ``Decimal`` as a JSON number and non-ASCII text unescaped."""
-    return simplejson.dumps(obj, use_decimal=True, ensure_ascii=False)
+    return simplejson.dumps(obj, use_decimal=True, ensure_ascii=False, indent=indent)
 
 
 def loads(raw: str | bytes) -> Any:

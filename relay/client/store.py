@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from relay.client import jsonio
 from relay.client.errors import ApiError, TransportError, error_from_body
@@ -109,7 +109,7 @@ class CompletionStore:
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> CompletionStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
