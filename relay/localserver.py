@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Self
 
 import requests
 
@@ -175,7 +175,7 @@ class LocalRelay:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
-    def __enter__(self) -> LocalRelay:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -186,6 +186,17 @@ class LocalRelay:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def group_alive(pgid: int | None) -> bool:
+    """Whether any process of the process group ``pgid`` is still running."""
+    if pgid is None:
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

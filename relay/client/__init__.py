@@ -13,6 +13,8 @@ Errors are typed (:class:`ApiError` and its subclasses carry the relay's ``code`
 retried on connection failures, 429 and 502/503/504; see :mod:`relay.client.http`.
 """
 
+import logging
+
 from relay.client.accounting import AccountingClient, Acked
 from relay.client.admin import AdminClient
 from relay.client.errors import (
@@ -39,6 +41,9 @@ from relay.client.terminal import (
     TerminalClient,
     new_submission_id,
 )
+
+# A library logs, the application decides what to show (retries are logged as warnings).
+logging.getLogger("relay.client").addHandler(logging.NullHandler())
 
 __all__ = [
     "NO_RETRY",
