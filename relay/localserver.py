@@ -163,6 +163,9 @@ class LocalRelay:
             elif process is not None:
                 # The master is gone; make sure no orphaned worker of its group lingers.
                 _signal_group(process.pid, signal.SIGKILL)
+                deadline = time.monotonic() + grace
+                while group_alive(process.pid) and time.monotonic() < deadline:
+                    time.sleep(0.05)
         finally:
             if self._log is not None:
                 self._log.close()
@@ -189,14 +192,25 @@ class LocalRelay:
 
 
 def group_alive(pgid: int | None) -> bool:
-    """Whether any process of the process group ``pgid`` is still running."""
+    """Whether a process of the process group ``pgid`` is still running (zombies aside)."""
     if pgid is None:
         return False
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        state, group = fields[0], int(fields[2])
+        if group == pgid and state not in ("Z", "X"):
+            return True
+    return False
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
