@@ -159,7 +159,7 @@ def devices(settings: Settings, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the relay's JSON.")
 @pass_settings
 def document(settings: Settings, document_id: str, as_json: bool) -> None:
-    """Show a document's state, who holds it, and its timeline."""
+    """Show a document's state and its timeline."""
     with settings.client() as client:
         found = client.document(document_id)
     if as_json:
