@@ -58,5 +58,8 @@ test-postgres: install ## The suite on PostgreSQL (PG_TEST_URL); unreachable is 
 		echo "WARNING: PostgreSQL at $(PG_TEST_URL) is unreachable: the PostgreSQL run was SKIPPED"; \
 	fi
 
+demo: install ## A one-minute tour: a relay on SQLite, two terminals, push, complete, pull, ack
+	$(BIN)/python -m relay.demo
+
 clean: ## Remove the virtualenv, caches and the local SQLite database
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov instance
