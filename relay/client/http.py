@@ -8,7 +8,7 @@ but not that one". The loop retries
 - any call whose request never left (the connection was refused or timed out while opening):
   nothing reached the relay, so nothing can be applied twice;
 - idempotent calls only, on a connection cut or a read time-out after the request was sent,
-  and on 502/503/504, 429 and ``409 busy`` (the relay says nothing was applied: retry).
+  and on 502/503/504, 429 and ``busy`` (the relay says nothing was applied: retry).
 
 It never retries any other 4xx. Waits grow exponentially with jitter, and a ``Retry-After`` is
 honoured; one longer than ``RetryPolicy.max_retry_after`` is not waited out but raised, so a

@@ -191,12 +191,6 @@ def test_lists_are_read_across_pages(
     assert [u["login"] for u in admin.users(page_size=2)] == ["a1", "a2", "a3"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the inbox's first page has no `next` when more documents wait: "
-    "relay/inbox.py page_query limits each addressee's range to `limit` rows, so the "
-    "`limit + 1` probe row that signals a next page never arrives.",
-)
 def test_inbox_is_read_across_pages(accounting: AccountingClient, terminals: Terminals) -> None:
     terminal, enrolled = terminals.enroll()
     orders = [doc(f"ЗП-{n:03}") for n in range(7)]
@@ -204,12 +198,6 @@ def test_inbox_is_read_across_pages(accounting: AccountingClient, terminals: Ter
     assert len(terminal.inbox(page_size=3)) == 7
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the inbox never answers 304: relay/api/terminal/routes.py checks the quoted "
-    "ETag with `tag in request.if_none_match`, but werkzeug's ETags hold tags unquoted "
-    "(fix: `request.if_none_match.contains_raw(tag)`).",
-)
 def test_unchanged_inbox_answers_304(accounting: AccountingClient, terminals: Terminals) -> None:
     terminal, enrolled = terminals.enroll()
     accounting.push("purchase-receipt", [doc()], target={"pin": enrolled.pin})
