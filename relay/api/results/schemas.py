@@ -45,6 +45,17 @@ class ResultOut(Schema):
         ma.fields.Dict(),
         metadata={"description": "Goods the terminal found that were not declared."},
     )
+    part_id = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "For collective work returned one result per part: the part this "
+            "result is."
+        },
+    )
+    next_document_id = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "The document chained from this result, if one was started."},
+    )
     processed_at = ma.fields.String(allow_none=True)
 
 
