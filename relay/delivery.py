@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.exc import DBAPIError
 
 from relay import lifecycle, outbox, results, webhooks
@@ -110,20 +110,15 @@ def record(
     them, so a delivery and an ack of the same result never deadlock.
     """
     now = utcnow()
-    entry_result = db.session.scalars(
-        select(OutboxEntry.result_id).where(
-            OutboxEntry.tenant_id == tenant_id, OutboxEntry.id == entry_id
+    result = db.session.scalars(
+        select(Result)
+        .join(
+            OutboxEntry,
+            and_(OutboxEntry.tenant_id == Result.tenant_id, OutboxEntry.result_id == Result.id),
         )
+        .where(OutboxEntry.tenant_id == tenant_id, OutboxEntry.id == entry_id)
+        .with_for_update(of=Result)
     ).first()
-    result = (
-        db.session.scalars(
-            select(Result)
-            .where(Result.tenant_id == tenant_id, Result.id == entry_result)
-            .with_for_update()
-        ).first()
-        if entry_result is not None
-        else None
-    )
     entry = outbox.held(tenant_id, entry_id, worker_id)
     if entry is None:
         return "lost"

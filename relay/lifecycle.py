@@ -592,7 +592,8 @@ def mark_processed(by: Identity | None, result: Result, via: str) -> None:
     result.processed_at = utcnow()
     result.processed_via = via
     db.session.flush()
-    outbox.settle(result)
+    if via != "webhook":
+        outbox.settle(result)
     instance = db.session.get(Instance, (result.tenant_id, result.instance_id))
     pending = db.session.scalars(
         select(Result.id).where(

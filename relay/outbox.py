@@ -17,6 +17,7 @@ from sqlalchemy import Select, and_, func, select, update
 
 from relay.errors import Conflict, NotFound
 from relay.extensions import db
+from relay.ids import new_id
 from relay.models import Document, OutboxEntry, Result, WebhookEndpoint
 from relay.timeutil import utcnow
 
@@ -24,7 +25,9 @@ from relay.timeutil import utcnow
 def enqueue(results: Sequence[Result]) -> list[OutboxEntry]:
     """Add one delivery per result, due at once (in the caller's transaction)."""
     entries = [
-        OutboxEntry(tenant_id=r.tenant_id, result_id=r.id, next_attempt_at=r.completed_at)
+        OutboxEntry(
+            tenant_id=r.tenant_id, id=new_id(), result_id=r.id, next_attempt_at=r.completed_at
+        )
         for r in results
     ]
     db.session.add_all(entries)
