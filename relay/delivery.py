@@ -1,9 +1,11 @@
 """Delivering the outbox: lease due entries, POST each outside any transaction, record verdicts.
 
-A 2xx marks the result processed. 410 Gone disables the tenant's endpoint (the entry waits,
-its attempt not counted, until an admin enables the endpoint again). Anything else (time-outs,
-connection errors, 429, 5xx, other 4xx, redirects) retries on the schedule, never sooner than
-the receiver's Retry-After; after the last scheduled retry the entry is a dead letter.
+A 2xx marks the result processed; a 2xx after failures also brings the tenant's other
+backed-off deliveries forward (the receiver is back). 410 Gone disables the tenant's endpoint
+(the entry waits, its attempt not counted, until an admin enables the endpoint again).
+Anything else (time-outs, connection errors, 429, 5xx, other 4xx, redirects) retries on the
+schedule, never sooner than the receiver's Retry-After; after the last scheduled retry the
+entry is a dead letter.
 """
 
 import logging
@@ -138,6 +140,8 @@ def record(
         entry.delivered_at = now
         if result is not None and result.processed_at is None:
             lifecycle.mark_processed(None, result, "webhook")
+        if entry.attempts > 1:
+            outbox.hurry(tenant_id, now)
         return "delivered"
     delay = webhooks.retry_delay(entry.attempts, settings.retry_schedule, attempt.retry_after)
     if delay is None:

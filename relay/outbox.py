@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 
 from relay.errors import Conflict, NotFound
 from relay.extensions import db
@@ -97,6 +97,37 @@ def release(keys: Sequence[tuple[int, uuid.UUID]], worker_id: str, now: datetime
             )
             .values(leased_until=None, next_attempt_at=now)
         )
+
+
+def hurry(tenant_id: int, now: datetime) -> int:
+    """Make the tenant's deliveries waiting out a back-off due now; return how many.
+
+    Called when a retry gets through: the receiver is back, so the backlog of an outage goes
+    now rather than each entry at its next scheduled step (up to hours away). Entries held
+    by a worker, or refused with 429 (the receiver asked for a pause), are left alone; rows
+    another transaction has locked are skipped rather than waited for, so two workers doing
+    this at once never deadlock.
+    """
+    waiting = (
+        select(OutboxEntry.id)
+        .where(
+            OutboxEntry.tenant_id == tenant_id,
+            OutboxEntry.state == "pending",
+            OutboxEntry.next_attempt_at > now,
+            OutboxEntry.leased_until.is_(None),
+            OutboxEntry.attempts > 0,
+            or_(OutboxEntry.last_status.is_(None), OutboxEntry.last_status != 429),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(db.session.scalars(waiting))
+    if ids:
+        db.session.execute(
+            update(OutboxEntry)
+            .where(OutboxEntry.tenant_id == tenant_id, OutboxEntry.id.in_(ids))
+            .values(next_attempt_at=now)
+        )
+    return len(ids)
 
 
 def settle(result: Result) -> None:

@@ -53,7 +53,7 @@ WEBHOOK_CONNECT_TIMEOUT = 5.0
 WEBHOOK_READ_TIMEOUT = 15.0
 # Seconds to wait before each retry (each jittered by ±20%, never sooner than the receiver's
 # Retry-After); after the last one the result becomes a dead letter. The default spans about
-# 11.5 hours.
+# 10 hours 40 minutes: nine attempts in all.
 WEBHOOK_RETRY_SCHEDULE = [5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600]
 # Both the old and the new secret sign deliveries this long after a rotation.
 WEBHOOK_ROTATION_GRACE_SECONDS = 24 * 3600

@@ -112,6 +112,29 @@ def test_receiver_down_then_up_delivers_everything_once(
     assert set(receiver.ids()) == {e.webhook_id for e in entries(app)}
 
 
+def test_a_retry_that_gets_through_brings_the_backlog_forward(
+    api: Client, tenant: TenantKeys, app: Flask, lan: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "WEBHOOK_RETRY_SCHEDULE", [3600, 3600])
+    receiver = Receiver()
+    receiver.secrets = [str(api.set_webhook(tenant, receiver.url))]
+    terminal = api.enroll(tenant, mode="online")
+    for n in range(3):
+        api.result(tenant, terminal, n)
+    run_until(app, lambda: all(e.attempts == 1 for e in entries(app)))
+    first = entries(app)[0]
+    with app.app_context():
+        # The first entry's hour is up; the others still have most of theirs to wait.
+        db.session.execute(
+            update(OutboxEntry).where(OutboxEntry.id == first.id).values(next_attempt_at=utcnow())
+        )
+        db.session.commit()
+    with receiver:
+        run_until(app, lambda: all_in("delivered", app), timeout=10)
+    assert sorted(receiver.accepted_ids().values()) == [1, 1, 1]
+    assert receiver.failures == []
+
+
 def test_a_slow_receiver_times_out_and_the_same_webhook_is_retried(
     online: Client, tenant: TenantKeys, app: Flask, receiver: Receiver
 ) -> None:
