@@ -11,7 +11,7 @@ from relay.models import OutboxEntry
 from relay.models.webhook import webhook_id
 from relay.timeutil import utcnow
 from tests.helpers import Client, TenantKeys
-from tests.receiver import Receiver, free_port
+from tests.receiver import Receiver, Reply, free_port
 
 WEBHOOK = "/api/v1/admin/webhook"
 DEAD = "/api/v1/admin/dead-letters"
@@ -146,11 +146,19 @@ def test_ping_is_signed_and_reports_the_receivers_answer(
     assert receiver.failures == []
 
 
+def test_ping_works_with_the_endpoint_disabled_and_leaves_it_so(
+    api: Client, tenant: TenantKeys, lan: Flask, receiver: Receiver
+) -> None:
+    receiver.plan = [Reply(status=410)]
+    api.set_webhook(tenant, receiver.url, enabled=False)
+    assert api.post(WEBHOOK + "/test", tenant.admin_key).json["status"] == 410
+    settings = api.get(WEBHOOK, tenant.admin_key).json
+    assert (settings["enabled"], settings["disabled_reason"]) == (False, None)
+
+
 def test_ping_reports_a_refusal_and_an_unreachable_receiver(
     api: Client, tenant: TenantKeys, lan: Flask, receiver: Receiver
 ) -> None:
-    from tests.receiver import Reply
-
     receiver.plan = [Reply(status=503)]
     api.set_webhook(tenant, receiver.url)
     refused = api.post(WEBHOOK + "/test", tenant.admin_key).json
