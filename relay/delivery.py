@@ -126,7 +126,7 @@ def record(
         return "lost"
     entry.leased_until = None
     entry.last_status = attempt.status
-    entry.last_error = attempt.error
+    entry.last_error = attempt.error[: webhooks.ERROR_TEXT_LIMIT] if attempt.error else None
     entry.last_attempt_at = now
     if attempt.status == 410:
         endpoint = webhooks.find_endpoint(tenant_id, for_update=True)
@@ -197,9 +197,15 @@ def deliver_one(
             return record(tenant_id, entry_id, attempt, worker_id, settings)
     if delivery is None:
         return None
-    attempt = webhooks.send(
-        session, delivery.url, delivery.webhook_id, delivery.body, delivery.secrets, settings
-    )
+    try:
+        attempt = webhooks.send(
+            session, delivery.url, delivery.webhook_id, delivery.body, delivery.secrets, settings
+        )
+    except Exception as err:
+        # send() reports every network failure itself; anything else is a bug, which must not
+        # take the worker down with it (nor be retried at every lease, as above).
+        log.exception("sending webhook %s failed", delivery.webhook_id)
+        attempt = webhooks.Attempt(None, f"The relay failed while sending: {err!r}")
     with transaction():
         verdict = record(tenant_id, entry_id, attempt, worker_id, settings)
     log.log(

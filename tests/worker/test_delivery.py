@@ -371,6 +371,25 @@ def test_a_delivery_that_cannot_be_built_goes_to_the_dead_letters(
     assert receiver.deliveries == []
 
 
+def test_a_failure_inside_send_is_recorded_not_raised(
+    online: Client,
+    tenant: TenantKeys,
+    app: Flask,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> webhooks.Attempt:
+        raise RuntimeError("x" * 2000)
+
+    monkeypatch.setattr(webhooks, "send", broken)
+    online.result(tenant, online.enroll(tenant, mode="online"))
+    run_until(app, lambda: all_in("dead", app))
+    (entry,) = entries(app)
+    assert entry.last_error is not None
+    assert entry.last_error.startswith("The relay failed while sending: RuntimeError")
+    assert len(entry.last_error) == webhooks.ERROR_TEXT_LIMIT
+
+
 def test_the_worker_returns_expired_claims_to_the_queue(
     api: Client, tenant: TenantKeys, app: Flask
 ) -> None:
