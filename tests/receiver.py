@@ -30,6 +30,7 @@ class Delivery:
     signature: str
     body: dict[str, Any]
     status: int
+    authorization: str | None = None
 
 
 def free_port() -> int:
@@ -118,6 +119,7 @@ class Receiver:
                     signature=headers.get("webhook-signature", ""),
                     body=json.loads(raw),
                     status=reply.status,
+                    authorization=headers.get("Authorization"),
                 )
             )
         self.arrived.set()

@@ -1,5 +1,6 @@
 """Admin webhook settings, the test ping, dead letters, and the outbox entry of a completion."""
 
+import base64
 from datetime import datetime, timedelta
 
 import pytest
@@ -144,6 +145,19 @@ def test_ping_is_signed_and_reports_the_receivers_answer(
     assert delivery.body["type"] == "ping"
     assert delivery.body["data"] == {"tenant": "acme"}
     assert receiver.failures == []
+
+
+def test_credentials_in_the_url_go_as_basic_auth(
+    api: Client, tenant: TenantKeys, lan: Flask, receiver: Receiver
+) -> None:
+    """A 1C HTTP service usually wants Basic auth: user and password ride in the URL."""
+    url = receiver.url.replace("http://", "http://relay:s%40cret@")
+    api.set_webhook(tenant, url)
+    assert api.post(WEBHOOK + "/test", tenant.admin_key).json["delivered"] is True
+    assert (
+        receiver.deliveries[0].authorization
+        == "Basic " + base64.b64encode(b"relay:s@cret").decode()
+    )
 
 
 def test_ping_works_with_the_endpoint_disabled_and_leaves_it_so(
