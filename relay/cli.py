@@ -168,6 +168,22 @@ def serve(bind: str | None, workers: int | None) -> None:
     RelayServer(options).run()
 
 
+@cli.command("worker")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit (tests, cron).")
+@click.option("--id", "worker_id", default=None, help="Name in the outbox (default host:pid).")
+def worker(once: bool, worker_id: str | None) -> None:
+    """Deliver webhooks from the outbox and expire claims, until SIGTERM or SIGINT.
+
+    On PostgreSQL run as many as you like, on any hosts; on SQLite run one. A stop signal
+    lets the delivery in hand finish, then the worker exits 0.
+    """
+    from relay.worker import Worker
+
+    runner = Worker(current_app, worker_id)
+    runner.install_signal_handlers()
+    runner.run(once=once)
+
+
 @cli.group("bp")
 def bp() -> None:
     """Business processes as YAML files: export, import, check."""

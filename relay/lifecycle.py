@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from relay import events, inbox, processes, routing
+from relay import events, inbox, outbox, processes, routing
 from relay.auth import Identity
 from relay.errors import Conflict, Invalid, NotFound
 from relay.extensions import db
@@ -620,11 +620,14 @@ def expire_claims(now: datetime, *, limit: int = 100) -> int:
 def mark_processed(by: Identity | None, result: Result, via: str) -> None:
     """Mark a result processed (acknowledged or delivered) and its instance with it.
 
-    An instance with several results (one per part) is processed when all of them are.
+    An instance with several results (one per part) is processed when all of them are. A
+    webhook delivery still waiting for a result acknowledged by pull is dropped.
     """
     result.processed_at = utcnow()
     result.processed_via = via
     db.session.flush()
+    if via != "webhook":
+        outbox.settle(result)
     instance = db.session.get(Instance, (result.tenant_id, result.instance_id))
     pending = db.session.scalars(
         select(Result.id).where(

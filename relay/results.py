@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select, tuple_
 
-from relay import chaining, events, lifecycle, processes
+from relay import chaining, events, lifecycle, outbox, processes
 from relay.auth import Identity
 from relay.errors import Invalid, NotFound
 from relay.extensions import db
@@ -47,6 +47,7 @@ def finish(
 
     ``outcomes`` is one result, or one per part of a collective document kept apart;
     ``merged`` is the whole work, which is what the next process in a chain starts from.
+    Results completed on an online device also get their webhook delivery queued.
     """
     instance, document, process = loaded.instance, loaded.document, loaded.process
     now = utcnow()
@@ -70,6 +71,9 @@ def finish(
     ]
     db.session.add_all(results)
     db.session.flush()
+    if device_mode == "online":
+        # In the result's own transaction: committed together, or not at all.
+        outbox.enqueue(results)
     instance.completed_at = now
     instance.claim_token_hash = None
     instance.claim_expires_at = None

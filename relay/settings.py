@@ -46,13 +46,21 @@ LOGIN_LOCKOUT_SECONDS = 15 * 60
 PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 - a method name
 
 # Webhook delivery (online mode).
+# Allow webhook URLs on loopback, private and link-local addresses (a LAN deployment, the 1C
+# server on the shop's network). Off, such URLs are refused when set and at every connection.
 WEBHOOK_ALLOW_PRIVATE = False
 WEBHOOK_CONNECT_TIMEOUT = 5.0
 WEBHOOK_READ_TIMEOUT = 15.0
-# Seconds to wait before each retry; after the last one the result becomes a dead letter.
+# Seconds to wait before each retry (each jittered by ±20%, never sooner than the receiver's
+# Retry-After); after the last one the result becomes a dead letter. The default spans about
+# 10 hours 40 minutes: nine attempts in all.
 WEBHOOK_RETRY_SCHEDULE = [5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600]
 # Both the old and the new secret sign deliveries this long after a rotation.
 WEBHOOK_ROTATION_GRACE_SECONDS = 24 * 3600
+# A worker holds a delivery for connect + read time-out + this margin; a worker killed
+# mid-delivery leaves it to be sent again (same webhook-id) when that runs out.
+WEBHOOK_LEASE_MARGIN_SECONDS = 30.0
+# `relay worker`: how long an idle worker sleeps, and how many deliveries it leases at once.
 WORKER_POLL_SECONDS = 1.0
 WORKER_BATCH_SIZE = 20
 

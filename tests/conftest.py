@@ -19,6 +19,7 @@ from relay import create_app
 from relay.extensions import db, limiter
 from relay.models import Base
 from tests.helpers import Client, TenantKeys, new_tenant
+from tests.receiver import Receiver
 
 PG_URL = os.environ.get("RELAY_TEST_DATABASE_URL", "")
 ON_POSTGRES = PG_URL.startswith("postgresql")
@@ -116,6 +117,31 @@ def tenant(app: Flask) -> TenantKeys:
 @pytest.fixture
 def other_tenant(app: Flask) -> TenantKeys:
     return new_tenant(app, "globex")
+
+
+@pytest.fixture
+def lan(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Flask:
+    """Webhooks may reach 127.0.0.1 (a LAN deployment), with short time-outs and retries."""
+    for name, value in WEBHOOK_TEST_CONFIG.items():
+        monkeypatch.setitem(app.config, name, value)
+    return app
+
+
+WEBHOOK_TEST_CONFIG: dict[str, Any] = {
+    "WEBHOOK_ALLOW_PRIVATE": True,
+    "WEBHOOK_CONNECT_TIMEOUT": 1.0,
+    "WEBHOOK_READ_TIMEOUT": 1.0,
+    "WEBHOOK_RETRY_SCHEDULE": [0.1, 0.1],
+    "WEBHOOK_LEASE_MARGIN_SECONDS": 1.0,
+    "WORKER_POLL_SECONDS": 0.05,
+}
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real webhook receiver on 127.0.0.1, stopped after the test."""
+    with Receiver() as running:
+        yield running
 
 
 @pytest.fixture

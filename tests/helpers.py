@@ -188,6 +188,29 @@ class Client:
             assert response.status_code == expect, response.json
         return response
 
+    def result(self, tenant: TenantKeys, terminal: Terminal, n: int = 1) -> str:
+        """Push a supplier order to the terminal, claim and complete it; return the result id."""
+        pushed = self.push(
+            tenant,
+            "purchase-receipt",
+            [doc(f"ЗаказПоставщику-0000-{n:06d}")],
+            {"pin": terminal.pin},
+        )
+        instance_id = pushed.json["documents"][0]["instances"][0]["id"]
+        self.claim(terminal, instance_id)
+        done = self.complete(
+            terminal, instance_id, [{"line_id": "1", "qty": 10}, {"line_id": "2", "qty": "0.5"}]
+        )
+        return str(done.json["result_id"])
+
+    def set_webhook(self, tenant: TenantKeys, url: str, enabled: bool = True) -> str | None:
+        """Set the tenant's webhook; return the secret when this answer shows it."""
+        response = self.put(
+            "/api/v1/admin/webhook", tenant.admin_key, {"url": url, "enabled": enabled}
+        )
+        assert response.status_code == 200, response.json
+        return response.json.get("secret")
+
 
 def doc(
     external_id: str = "ЗаказПоставщику-0000-000123",

@@ -13,6 +13,7 @@ def register_blueprints(api: Api) -> None:
     from relay.api.results import routes as result_routes
     from relay.api.terminal import routes as terminal_routes
     from relay.api.users import routes as user_routes
+    from relay.api.webhook import routes as webhook_routes
 
     for blueprint in (
         health.blp,
@@ -25,5 +26,7 @@ def register_blueprints(api: Api) -> None:
         group_routes.blp,
         device_routes.admin_blp,
         enrollment_routes.blp,
+        webhook_routes.blp,
+        webhook_routes.dead_blp,
     ):
         api.register_blueprint(blueprint)

@@ -13,6 +13,7 @@ from relay.models.document import (
 )
 from relay.models.process import BusinessProcess, BusinessProcessVersion
 from relay.models.tenant import Credential, EnrollmentCode, Tenant
+from relay.models.webhook import OutboxEntry, WebhookEndpoint
 
 __all__ = [
     "Base",
@@ -27,9 +28,11 @@ __all__ = [
     "GroupMember",
     "Instance",
     "InstanceAddressee",
+    "OutboxEntry",
     "Part",
     "Result",
     "Submission",
     "Tenant",
     "User",
+    "WebhookEndpoint",
 ]

@@ -47,11 +47,14 @@ class ResultOut(Schema):
     )
     part_id = ma.fields.String(
         allow_none=True,
-        metadata={"description": "Collective work kept per part: the part this result is."},
+        metadata={
+            "description": "For collective work returned one result per part: the part this "
+            "result is."
+        },
     )
     next_document_id = ma.fields.String(
         allow_none=True,
-        metadata={"description": "The document chained from this result (next_business_process)."},
+        metadata={"description": "The document chained from this result, if one was started."},
     )
     processed_at = ma.fields.String(allow_none=True)
 

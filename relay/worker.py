@@ -1,0 +1,106 @@
+"""`relay worker`: the delivery and maintenance loop.
+
+Each pass returns claims past their process's claim limit to the queue, then delivers a batch
+of due webhooks; an idle worker sleeps WORKER_POLL_SECONDS between passes. SIGTERM or SIGINT
+lets the delivery in hand finish, gives the rest of the batch back, and exits 0.
+
+Any number of workers may share a PostgreSQL database (row leases taken with
+``FOR UPDATE SKIP LOCKED``); on SQLite one worker is enough (more are safe, but the database
+has one writer, so they only take turns).
+"""
+
+import logging
+import os
+import signal
+import socket
+import time
+from types import FrameType
+
+import requests
+from flask import Flask
+from sqlalchemy.exc import DBAPIError
+
+from relay import delivery, lifecycle, webhooks
+from relay.db import transaction
+from relay.extensions import db
+from relay.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+# After a database error the worker waits this many poll intervals before trying again.
+ERROR_BACKOFF_POLLS = 5
+
+
+def default_id() -> str:
+    """Name a worker after its host and process, as the outbox records it."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+class Worker:
+    """Run passes until told to stop. Needs an application context."""
+
+    def __init__(self, app: Flask, worker_id: str | None = None) -> None:
+        self.id = (worker_id or default_id())[:100]
+        self.settings = webhooks.Settings.from_config(app.config)
+        self.batch_size = int(app.config["WORKER_BATCH_SIZE"])
+        self.poll_seconds = float(app.config["WORKER_POLL_SECONDS"])
+        self.stopping = False
+
+    def stop(self, signum: int = signal.SIGTERM, _frame: FrameType | None = None) -> None:
+        """Ask the loop to finish the delivery in hand and exit (a signal handler)."""
+        if not self.stopping:
+            log.info("worker %s: %s received, stopping", self.id, signal.Signals(signum).name)
+        self.stopping = True
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def run(self, *, once: bool = False) -> None:
+        """Loop until stopped; with ``once``, until nothing is due, then return."""
+        log.info(
+            "worker %s started (batch %d, poll %.1f s, lease %.0f s)",
+            self.id,
+            self.batch_size,
+            self.poll_seconds,
+            self.settings.lease.total_seconds(),
+        )
+        session = webhooks.new_session(allow_private=self.settings.allow_private)
+        try:
+            while not self.stopping:
+                try:
+                    leased = self.run_pass(session)
+                except DBAPIError:
+                    log.exception("worker %s: database error; retrying shortly", self.id)
+                    db.session.rollback()
+                    self.sleep(self.poll_seconds * ERROR_BACKOFF_POLLS)
+                    continue
+                finally:
+                    db.session.remove()
+                if leased == 0:
+                    if once:
+                        break
+                    self.sleep(self.poll_seconds)
+        finally:
+            session.close()
+        log.info("worker %s stopped", self.id)
+
+    def run_pass(self, session: requests.Session) -> int:
+        """Expire claims, deliver one batch; return how many entries were leased."""
+        with transaction():
+            n = lifecycle.expire_claims(utcnow())
+        if n:
+            log.info("worker %s: %d claims past their limit went back to the queue", self.id, n)
+        return delivery.deliver_batch(
+            session,
+            self.id,
+            self.settings,
+            limit=self.batch_size,
+            should_stop=lambda: self.stopping,
+        )
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep in short steps, so a stop request is seen promptly."""
+        deadline = time.monotonic() + seconds
+        while not self.stopping and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.1))
