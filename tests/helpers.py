@@ -2,6 +2,7 @@
 
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from flask import Flask
@@ -199,7 +200,9 @@ class Client:
         instance_id = pushed.json["documents"][0]["instances"][0]["id"]
         self.claim(terminal, instance_id)
         done = self.complete(
-            terminal, instance_id, [{"line_id": "1", "qty": 10}, {"line_id": "2", "qty": "0.5"}]
+            terminal,
+            instance_id,
+            [{"line_id": "1", "qty": 10}, {"line_id": "2", "qty": Decimal("0.5")}],
         )
         return str(done.json["result_id"])
 

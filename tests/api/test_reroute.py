@@ -597,11 +597,6 @@ def test_expire_claims_reaches_every_tenant_and_honours_the_batch_limit(
     assert in_app(app, states) == ["queued"] * 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: nothing runs lifecycle.expire_claims (no `relay worker`): an expired claim "
-    "never returns to the others' inboxes",
-)
 def test_an_expired_claim_returns_to_the_queue_without_anyone_claiming(
     app: Flask, api: Client, tenant: TenantKeys, pickers: tuple[Terminal, Terminal]
 ) -> None:
@@ -611,7 +606,8 @@ def test_an_expired_claim_returns_to_the_queue_without_anyone_claiming(
     _document_id, instance_id = push_order(api, tenant)
     api.claim(a, instance_id)
     move_expiry_back(app, instance_id)
-    worker = app.test_cli_runner().invoke(cli, ["worker", "--help"])
+    assert api.inbox(b) == []
+    worker = app.test_cli_runner().invoke(cli, ["worker", "--once"])
     assert worker.exit_code == 0, worker.output
     assert [d["id"] for d in api.inbox(b)] == [instance_id]
 
