@@ -373,3 +373,19 @@ def test_devices_bad_paging_is_422(api: Client, tenant: TenantKeys) -> None:
         422,
         "invalid_cursor",
     )
+
+
+@pytest.mark.xfail(
+    strict=True, reason="BUG: SPEC §10 POST /api/v1/documents/{id}/reroute is missing"
+)
+def test_reroute_moves_a_queued_document_to_another_device(
+    api: Client, tenant: TenantKeys, terminal: Terminal
+) -> None:
+    other = api.enroll(tenant, name="Склад-2")
+    pushed = push_one(api, tenant, terminal, "RR-1")
+    response = api.post(
+        f"{LIST}/{pushed['id']}/reroute", tenant.accounting_key, {"target": {"pin": other.pin}}
+    )
+    assert response.status_code == 200, response.json
+    assert api.inbox(terminal) == []
+    assert [d["external_id"] for d in api.inbox(other)] == ["RR-1"]

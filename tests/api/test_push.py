@@ -987,3 +987,22 @@ def test_extra_line_fields_must_be_scalars(
     )
     error = assert_error(response, 422)
     assert "cells" in error["message"]
+
+
+def test_rule2_with_per_user_copy_copies_for_each_fixed_assignee(
+    api: Client, tenant: TenantKeys
+) -> None:
+    for login in ("anna", "boris", "vera", "olga"):
+        api.user(tenant, login)
+    api.group(tenant, "shop", ["boris", "vera"])
+    set_assignees(api, tenant, ["anna"], ["shop"], key="price-check")
+    document = the_document(api.push(tenant, "price-check", [doc()]))
+    assert sorted(i["addressee"]["login"] for i in document["instances"]) == [
+        "anna",
+        "boris",
+        "vera",
+    ]
+    subset = the_document(
+        api.push(tenant, "price-check", [doc("B-2")], target={"groups": ["shop"]})
+    )
+    assert sorted(i["addressee"]["login"] for i in subset["instances"]) == ["boris", "vera"]
