@@ -1,6 +1,7 @@
 """The admin API: users, groups, devices, business processes, enrollment codes."""
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,11 @@ SHIPPED = [
     "transfer-receipt",
     "transfer-shipment",
 ]
+
+
+def tick() -> None:
+    """Let the clock pass a millisecond: ids made within one millisecond have no order."""
+    time.sleep(0.002)
 
 
 def parse_time(value: str) -> datetime:
@@ -67,6 +73,7 @@ def test_duplicate_login_is_409(api: Client, tenant: TenantKeys) -> None:
 
 def test_get_list_patch_delete_by_login(api: Client, tenant: TenantKeys) -> None:
     ivan = api.user(tenant, "ivan")
+    tick()
     api.user(tenant, "иван")  # Cyrillic logins are logins too
     listed = api.get(USERS, tenant.admin_key).json
     assert [u["login"] for u in listed["users"]] == ["ivan", "иван"]
@@ -166,6 +173,7 @@ def test_user_patch_refuses_login_and_read_only_fields(api: Client, tenant: Tena
 
 def test_users_paging(api: Client, tenant: TenantKeys) -> None:
     for login in ("a", "b", "c"):
+        tick()
         api.user(tenant, login)
     page = api.get(USERS, tenant.admin_key, query_string={"limit": 2}).json
     rest = api.get(USERS, tenant.admin_key, query_string={"limit": 2, "after": page["next"]}).json
@@ -303,7 +311,11 @@ def test_bad_group_body_is_422(api: Client, tenant: TenantKeys, body: dict[str, 
 
 @pytest.fixture
 def terminals(api: Client, tenant: TenantKeys) -> list[Terminal]:
-    return [api.enroll(tenant, name=f"ТСД-{i}", serial=f"SN-{i}") for i in range(3)]
+    found = []
+    for i in range(3):
+        tick()
+        found.append(api.enroll(tenant, name=f"ТСД-{i}", serial=f"SN-{i}"))
+    return found
 
 
 def test_device_list_with_status_filter(
