@@ -250,21 +250,6 @@ def doc(
     }
 
 
-def assert_error(response: TestResponse, status: int, code: str) -> dict[str, Any]:
-    """Assert the one error shape (SPEC §11) with this status and code; return the error."""
-    assert response.status_code == status, response.json
-    body = response.json
-    assert isinstance(body, dict)
-    assert set(body) == {"error"}, body
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}, error
-    assert error["code"] == code, error
-    assert isinstance(error["message"], str)
-    assert error["message"].strip(), error
-    assert isinstance(error["details"], dict), error
-    return dict(error)
-
-
 # -- builders for collective work, chaining, rerouting (appended) ------------------------------
 
 
@@ -330,3 +315,41 @@ def results(api: Client, tenant: TenantKeys) -> list[dict[str, Any]]:
 def kinds(doc_out: dict[str, Any]) -> list[str]:
     """The event kinds of a document's timeline, oldest first."""
     return [event["kind"] for event in doc_out["timeline"]]
+
+
+# -- appended for the accounting/admin API tests ---------------------------------------------
+
+
+def assert_error(response: TestResponse, status: int, code: str | None = None) -> dict[str, Any]:
+    """Check the one error shape (SPEC §11) and return its ``error`` object."""
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    body = response.get_json()
+    assert isinstance(body, dict), body
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"code", "message", "details"}, error
+    assert isinstance(error["code"], str), error
+    assert error["code"], error
+    assert isinstance(error["details"], dict), error
+    message = error["message"]
+    # A human sentence, not an exception repr.
+    assert isinstance(message, str), error
+    assert len(message) >= 15, error
+    assert " " in message, error
+    assert "Traceback" not in message, error
+    if code is not None:
+        assert error["code"] == code, error
+    return dict(error)
+
+
+def list_documents(api: Client, tenant: TenantKeys, **params: Any) -> list[dict[str, Any]]:
+    """Every document of the tenant as GET /api/v1/documents lists them (all pages)."""
+    found: list[dict[str, Any]] = []
+    query = dict(params)
+    while True:
+        response = api.get("/api/v1/documents", tenant.accounting_key, query_string=query)
+        assert response.status_code == 200, response.json
+        found.extend(response.json["documents"])
+        if not response.json["next"]:
+            return found
+        query["after"] = response.json["next"]
