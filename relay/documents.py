@@ -310,16 +310,31 @@ def search(
     if external_id:
         stmt = stmt.where(Document.external_id == external_id)
     if state:
-        stmt = stmt.where(
-            exists().where(
-                Instance.tenant_id == Document.tenant_id,
-                Instance.document_id == Document.id,
-                Instance.state == state,
-            )
-        )
+        stmt = stmt.where(*_in_state(state))
     if after:
         stmt = stmt.where(Document.id > after)
     return list(db.session.scalars(stmt.order_by(Document.id).limit(limit + 1)))
+
+
+def _has_instance(*states: str) -> Any:
+    return exists().where(
+        Instance.tenant_id == Document.tenant_id,
+        Instance.document_id == Document.id,
+        Instance.state.in_(states),
+    )
+
+
+def _in_state(state: str) -> list[Any]:
+    """SQL conditions for "the document's state is ``state``" (``lifecycle.document_state``):
+    it has an instance in that state and none in a less advanced one, cancelled ones aside."""
+    if state == "cancelled":
+        return [~_has_instance("queued", "claimed", "completed", "processed")]
+    order = ["queued", "claimed", "completed", "processed"]
+    earlier = order[: order.index(state)]
+    conditions = [_has_instance(state)]
+    if earlier:
+        conditions.append(~_has_instance(*earlier))
+    return conditions
 
 
 def states_of(tenant_id: int, document_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:

@@ -129,7 +129,7 @@ class ProcessSchema(_Strict):
                 "(per_user_copy), not both.",
                 "collective_work",
             )
-        if data.get("next_business_process") == data["key"]:
+        if data.get("key") and data.get("next_business_process") == data["key"]:
             raise ma.ValidationError("A process cannot chain to itself.", "next_business_process")
 
 

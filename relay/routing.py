@@ -147,7 +147,13 @@ def route(process: Process, target: Target, directory: Directory) -> Plan:
                 "send to some of them or to a device, not to everyone."
             )
         elif kind == "users":
-            stray_users = sorted(set(target.users) - set(process.fixed_users))
+            # A member of a fixed group counts as one of the assignees.
+            members = {
+                member.login
+                for entry in directory.groups(process.fixed_groups).values()
+                for member in entry.members
+            }
+            stray_users = sorted(set(target.users) - set(process.fixed_users) - members)
             stray_groups = sorted(set(target.groups) - set(process.fixed_groups))
             if stray_users or stray_groups:
                 raise _not_allowed(

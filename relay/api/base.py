@@ -53,33 +53,45 @@ class RelayParser(FlaskParser):
     """
 
     DEFAULT_VALIDATION_STATUS = 422
+    # A misspelled filter must not silently widen a list to everything.
+    DEFAULT_UNKNOWN_BY_LOCATION = {  # noqa: RUF012 - webargs reads it from the class
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": ma.RAISE,
+    }
 
     def _raw_load_json(self, req: Any) -> Any:
         data = req.get_data(cache=True)
         if not data:
             return core.missing
         try:
-            return jsonutil.parse_body(data)
+            body = jsonutil.parse_body(data)
         except jsonutil.BodyError as err:
             raise BadRequest(
                 f"The request body is not valid JSON ({str(err)[:120]}).", code="malformed_json"
             ) from err
+        if body is None:
+            raise Invalid("The request body must be a JSON object, not null.")
+        return body
 
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = RelayParser()
 
 
-class Schema(ma.Schema):
-    """Refuses unknown fields, and says so plainly for the ones the relay writes itself."""
-
-    class Meta:
-        unknown = ma.RAISE
+class ExplainsUnknown:
+    """Say plainly that a field the relay writes itself is read-only, not just unknown."""
 
     def handle_error(
         self, error: ma.ValidationError, data: Any, *, many: bool, **kwargs: Any
     ) -> None:
         raise ma.ValidationError(_explain_unknown(error.messages))
+
+
+class Schema(ExplainsUnknown, ma.Schema):
+    """Refuses unknown fields, and says so plainly for the ones the relay writes itself."""
+
+    class Meta:
+        unknown = ma.RAISE
 
 
 def _explain_unknown(messages: Any) -> Any:

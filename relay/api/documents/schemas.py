@@ -12,12 +12,14 @@ from relay.api.fields import DocumentDate, Identifier, OpenLine, Quantity
 class TargetSchema(Schema):
     pin = ma.fields.String(validate=validate.Regexp(r"^\d{1,12}$", error="A PIN is digits only."))
     device_id = ma.fields.UUID()
+    # Empty lists are allowed (1C sends them when nobody is picked): no users and no groups at
+    # all is the same as no target.
     users = ma.fields.List(
-        ma.fields.String(validate=validate.Length(1, 64)), validate=validate.Length(min=1, max=1000)
+        ma.fields.String(validate=validate.Length(1, 64)), validate=validate.Length(max=1000)
     )
     groups = ma.fields.List(
         ma.fields.String(validate=validate.Length(1, 100)),
-        validate=validate.Length(min=1, max=1000),
+        validate=validate.Length(max=1000),
     )
     all = ma.fields.Boolean()
 
@@ -28,7 +30,7 @@ class TargetSchema(Schema):
             for name, present in (
                 ("pin", "pin" in data),
                 ("device_id", "device_id" in data),
-                ("users/groups", "users" in data or "groups" in data),
+                ("users/groups", bool(data.get("users") or data.get("groups"))),
                 ("all", bool(data.get("all"))),
             )
             if present

@@ -1,9 +1,10 @@
 """Business processes as the admin API shows them: the YAML's fields as JSON, plus version."""
 
 import marshmallow as ma
+from marshmallow import validate
 
-from relay.api.base import Schema
-from relay.processes import ProcessSchema
+from relay.api.base import ExplainsUnknown, Schema
+from relay.processes import KEY_PATTERN, ProcessSchema
 
 
 class ProcessOut(Schema):
@@ -17,9 +18,12 @@ class ProcessList(Schema):
     business_processes = ma.fields.List(ma.fields.Nested(ProcessOut))
 
 
-class ProcessIn(ProcessSchema):
+class ProcessIn(ExplainsUnknown, ProcessSchema):
     """A whole business process (PUT): the fields of a YAML file, as JSON."""
 
+    # The address names the process; the body may repeat its key.
+    key = ma.fields.String(validate=validate.Regexp(KEY_PATTERN))
 
-class ProcessPatch(ProcessSchema):
+
+class ProcessPatch(ExplainsUnknown, ProcessSchema):
     """Some fields of a business process (PATCH); nested objects merge one level deep."""
