@@ -42,7 +42,12 @@ def live_relay(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         log_path=root / "relay.log",
         workers=2,
         # Tests create users by the dozen: a fast hash keeps them quick.
-        env={"RELAY_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "RELAY_ACCESS_LOG": "-"},
+        env={
+            "RELAY_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+            "RELAY_ACCESS_LOG": "-",
+            # The online-mode tests' webhook receiver listens on 127.0.0.1.
+            "RELAY_WEBHOOK_ALLOW_PRIVATE": "true",
+        },
     )
     relay.migrate()
     with relay:
