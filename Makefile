@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run worker test test-sqlite test-postgres lint format migrate migration bench demo clean
+.PHONY: help install install-bench run worker test test-sqlite test-postgres test-fault lint format migrate migration bench bench-scale bench-profile demo clean
 
 help: ## Show this list
 	@grep -hE '^[a-z][a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -57,6 +57,24 @@ test-postgres: install ## The suite on PostgreSQL (PG_TEST_URL); unreachable is 
 	else \
 		echo "WARNING: PostgreSQL at $(PG_TEST_URL) is unreachable: the PostgreSQL run was SKIPPED"; \
 	fi
+
+test-fault: install ## Only the fault tests (kill -9, database restarts, racing terminals), both databases
+	$(BIN)/pytest -m fault $(PYTEST_ARGS)
+	RELAY_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest -m fault $(PYTEST_ARGS)
+
+install-bench: install ## The benchmark tools: wrk (Debian package) and the bench extra
+	@command -v wrk >/dev/null || { echo "wrk is not installed: installing Debian's package"; \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y wrk; }
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
+
+bench: install-bench ## Hot-path requests and the full cycle, relay vs bare stack, SQLite and PostgreSQL
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+bench-scale: install-bench ## Inbox, claim and push latency with 10^3..10^6 queued documents, and EXPLAIN
+	$(BIN)/python -m bench.scale $(BENCH_ARGS)
+
+bench-profile: install-bench ## Profile the hot-path requests with pyinstrument (bench/out/profile)
+	$(BIN)/python -m bench.profile $(BENCH_ARGS)
 
 demo: install ## A one-minute tour: a relay on SQLite, two terminals, push, complete, pull, ack
 	$(BIN)/python -m relay.demo
