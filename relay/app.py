@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Config, Flask, request, send_from_directory
+from flask.sessions import SessionInterface
 from flask.typing import ResponseReturnValue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -20,6 +21,7 @@ MIGRATIONS_DIR = __file__.rsplit("/", 1)[0] + "/migrations"
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the relay: shipped defaults, then RELAY_* environment variables, then overrides."""
     app = Flask("relay", static_folder=None)
+    app.session_interface = NoCookieSessions()
     app.config.update(load_config(overrides))
     if app.config.get("INSTANCE_PATH"):
         app.instance_path = app.config["INSTANCE_PATH"]
@@ -42,7 +44,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     @app.before_request
     def _declare_write_intent() -> None:
-        database.set_write_intent(request.method not in ("GET", "HEAD", "OPTIONS"))
+        database.set_write_intent(request.method not in database.READ_METHODS)
 
     @app.before_request
     def _refuse_nul() -> None:
@@ -59,6 +61,16 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
     return app
+
+
+class NoCookieSessions(SessionInterface):
+    """The API is stateless (bearer tokens): no cookie session is opened or signed per request."""
+
+    def open_session(self, app: Flask, request: Any) -> None:
+        return None
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        return None
 
 
 def load_config(overrides: Mapping[str, Any] | None = None) -> Config:

@@ -4,7 +4,9 @@ SQLite runs in WAL mode with a busy timeout, so several gunicorn workers share t
 transactions start with ``BEGIN IMMEDIATE``: a transaction that read first and wrote later could
 otherwise fail at once with "database is locked" when another worker wrote in between (the busy
 timeout does not cover that case). Reads (GET requests) start a plain deferred transaction and
-never wait for writers.
+never wait for writers. The bearer token of a write request is read in a deferred transaction
+of its own too (``relay.api.base.authenticated``), so SQLite's one write lock is held only while
+the view does its work, not while the body is parsed and validated.
 """
 
 import os
@@ -22,6 +24,7 @@ from sqlalchemy.orm import scoped_session
 from relay import jsonutil
 from relay.extensions import db
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _sqlite_write_intent: ContextVar[bool] = ContextVar("sqlite_write_intent", default=True)
 
 

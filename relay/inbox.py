@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, and_, select, union_all, update
+from sqlalchemy.orm import defer
 
 from relay.auth import Identity
 from relay.extensions import db
@@ -192,6 +193,8 @@ def page_query(
         .where(Instance.tenant_id == identity.tenant_id, Instance.id.in_(ids))
         .order_by(Instance.id)
         .limit(limit + 1)
+        # A list item shows no header or lines: parsing their JSON was most of a page's cost.
+        .options(defer(Document.header), defer(Document.lines))
     )
 
 

@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import defer
 
 from relay import events, inbox, outbox, processes, routing
 from relay.auth import Identity
@@ -134,9 +135,11 @@ def _lock(tenant_id: int, instance_id: uuid.UUID, for_update: bool) -> Instance 
     return db.session.scalars(stmt).first()
 
 
-def _loaded(instance: Instance) -> Loaded:
+def _loaded(instance: Instance, content: bool = True) -> Loaded:
     keys = addressee_keys(instance.tenant_id, [instance.id])[instance.id]
-    document = db.session.get(Document, (instance.tenant_id, instance.document_id))
+    # Without ``content`` the header and lines load only if something reads them.
+    options = [] if content else [defer(Document.header), defer(Document.lines)]
+    document = db.session.get(Document, (instance.tenant_id, instance.document_id), options=options)
     assert document is not None
     return Loaded(instance=instance, document=document, keys=keys)
 
@@ -147,6 +150,7 @@ def load(
     *,
     for_update: bool = False,
     lost_claim_is_conflict: bool = False,
+    content: bool = True,
 ) -> Loaded:
     """Return an instance the terminal may see, locked when asked; anything else is a 404.
 
@@ -157,7 +161,7 @@ def load(
     instance = _lock(identity.tenant_id, instance_id, for_update)
     if instance is None:
         raise _not_found(instance_id)
-    loaded = _loaded(instance)
+    loaded = _loaded(instance, content)
     if not inbox.can_see(identity, instance, loaded.keys):
         if lost_claim_is_conflict and _held_before(identity, instance):
             raise _claim_lost()
@@ -251,7 +255,7 @@ def claim(identity: Identity, instance_id: uuid.UUID) -> tuple[Instance, str]:
     A terminal that lost the answer to its claim can claim again and carry on; the earlier
     token stops working. A claim past its process's claim limit may be taken over.
     """
-    loaded = load(identity, instance_id, for_update=True)
+    loaded = load(identity, instance_id, for_update=True, content=False)
     instance = loaded.instance
     if loaded.process.collective_work:
         raise Conflict(

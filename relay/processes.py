@@ -8,6 +8,7 @@ from typing import Any
 
 import marshmallow as ma
 import yaml
+from flask import current_app
 from marshmallow import validate
 from sqlalchemy import select
 
@@ -349,12 +350,28 @@ def current(tenant_id: int, key: str) -> Process:
     return Process(key=row.key, version=row.version, definition=row.definition)
 
 
+# A stored version never changes, so each worker keeps the ones it has read: claim, complete,
+# the inbox and the results feed all need the process of the document at hand.
+_VERSIONS_KEPT = 1024
+
+
+def _versions() -> dict[tuple[int, str, int], Process]:
+    return current_app.extensions.setdefault("relay.process_versions", {})
+
+
 def at_version(tenant_id: int, key: str, version: int) -> Process:
     """Return a process as it was at ``version`` (what a document was pushed under)."""
-    row = db.session.get(BusinessProcessVersion, (tenant_id, key, version))
-    if row is None:  # the foreign key from documents makes this unreachable
-        raise NotFound(f"Business process {key!r} has no version {version}.")
-    return Process(key=row.key, version=row.version, definition=row.definition)
+    kept = _versions()
+    process = kept.get((tenant_id, key, version))
+    if process is None:
+        row = db.session.get(BusinessProcessVersion, (tenant_id, key, version))
+        if row is None:  # the foreign key from documents makes this unreachable
+            raise NotFound(f"Business process {key!r} has no version {version}.")
+        process = Process(key=row.key, version=row.version, definition=row.definition)
+        if len(kept) >= _VERSIONS_KEPT:
+            kept.clear()
+        kept[(tenant_id, key, version)] = process
+    return process
 
 
 def list_current(tenant_id: int) -> list[BusinessProcess]:
@@ -433,6 +450,8 @@ def _write(
     current: BusinessProcess | None,
 ) -> BusinessProcess:
     now = utcnow()
+    # A version number taken by a transaction that rolled back may be written again.
+    _versions().pop((tenant_id, definition["key"], version), None)
     db.session.add(
         BusinessProcessVersion(
             tenant_id=tenant_id,

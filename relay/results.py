@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select, tuple_
+from sqlalchemy.orm import load_only
 
 from relay import chaining, events, lifecycle, outbox, processes
 from relay.auth import Identity
@@ -174,9 +175,21 @@ def payloads(results: Sequence[Result]) -> list[dict[str, Any]]:
     if not results:
         return []
     tenant_id = results[0].tenant_id
-    docs = _by_id(Document, tenant_id, {r.document_id for r in results})
-    devices = _by_id(Device, tenant_id, {r.completed_by_device_id for r in results})
-    users = _by_id(User, tenant_id, {r.completed_by_user_id for r in results})
+    # Only the columns a payload shows: a document's own lines are not part of its result.
+    docs = _by_id(
+        Document, tenant_id, {r.document_id for r in results}, Document.external_id, Document.number
+    )
+    devices = _by_id(
+        Device,
+        tenant_id,
+        {r.completed_by_device_id for r in results},
+        Device.pin,
+        Device.last_pin,
+        Device.name,
+    )
+    users = _by_id(
+        User, tenant_id, {r.completed_by_user_id for r in results}, User.login, User.name
+    )
     versions: dict[tuple[str, int], processes.Process] = {}
     out = []
     for result in results:
@@ -198,13 +211,17 @@ def payloads(results: Sequence[Result]) -> list[dict[str, Any]]:
 M = TypeVar("M", Document, Device, User)
 
 
-def _by_id(model: type[M], tenant_id: int, ids: set[uuid.UUID | None]) -> dict[uuid.UUID | None, M]:
-    """Read the tenant's rows with these ids in one query."""
+def _by_id(
+    model: type[M], tenant_id: int, ids: set[uuid.UUID | None], *columns: Any
+) -> dict[uuid.UUID | None, M]:
+    """Read the tenant's rows with these ids in one query, loading only ``columns``."""
     wanted = [i for i in ids if i is not None]
     if not wanted:
         return {}
     rows = db.session.scalars(
-        select(model).where(model.tenant_id == tenant_id, model.id.in_(wanted))
+        select(model)
+        .where(model.tenant_id == tenant_id, model.id.in_(wanted))
+        .options(load_only(*columns))
     )
     return {row.id: row for row in rows}
 

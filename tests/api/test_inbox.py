@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from relay.api.terminal.schemas import Inbox
 from tests.helpers import Client, TenantKeys, Terminal, assert_error, doc
 
 INBOX = "/api/v1/terminal/documents"
@@ -101,6 +102,16 @@ def test_inbox_item_fields(world: World) -> None:
     assert detail.status_code == 200, detail.json
     assert [line["line_id"] for line in detail.json["lines"]] == ["1", "2"]
     assert detail.json["header"]["warehouse"] == "Основной склад"
+
+
+def test_the_inbox_body_is_exactly_its_documented_schema(world: World) -> None:
+    # The inbox is sent as built, without the schema's dump: the two must not drift apart.
+    world.push({"pin": world.dev_a.pin}, "E-1")
+    world.push({"all": True}, "E-2")
+    response = world.api.get(INBOX, world.ivanov.bearer)
+    assert response.status_code == 200, response.json
+    assert len(response.json["documents"]) == 2
+    assert Inbox().dump(response.json) == response.json
 
 
 def test_the_document_view_sends_only_the_fields_the_process_sends(world: World) -> None:

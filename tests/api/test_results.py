@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
+from relay.api.results.schemas import ResultList
 from relay.extensions import db
 from relay.models import Result
 from tests.helpers import Client, TenantKeys, Terminal, assert_error, doc
@@ -61,6 +62,17 @@ def ack(api: Client, tenant: TenantKeys, ids: list[str]) -> dict[str, Any]:
 
 def test_empty_feed(api: Client, tenant: TenantKeys) -> None:
     assert feed(api, tenant) == {"results": [], "next": None}
+
+
+def test_the_feed_body_is_exactly_its_documented_schema(
+    api: Client, tenant: TenantKeys, terminal: Terminal
+) -> None:
+    # The feed is sent as built, without the schema's dump: the two must not drift apart.
+    for instance_id in push(api, tenant, terminal, "A", "B"):
+        finish(api, terminal, instance_id)
+    body = feed(api, tenant)
+    assert len(body["results"]) == 2
+    assert ResultList().dump(body) == body
 
 
 def test_feed_is_in_completion_order_not_push_order(

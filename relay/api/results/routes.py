@@ -2,10 +2,11 @@
 
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 
 from relay import results
-from relay.api.base import Blueprint, authenticated, identity, page_limit, path_id
+from relay.api.base import Blueprint, as_built, authenticated, identity, page_limit, path_id
 from relay.api.results.schemas import AckIn, AckOut, ResultList, ResultOut, ResultQuery
 from relay.db import transaction
 
@@ -22,12 +23,12 @@ class ResultsView(MethodView):
     @authenticated("accounting")
     @blp.arguments(ResultQuery, location="query")
     @blp.response(200, ResultList)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> Response:
         """List results not yet processed, in completion order."""
         rows, cursor = results.feed(
             identity().tenant_id, after=args["after"], limit=page_limit(args["limit"])
         )
-        return {"results": results.payloads(rows), "next": cursor}
+        return as_built({"results": results.payloads(rows), "next": cursor})
 
 
 @blp.route("/ack")

@@ -9,7 +9,15 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 
 from relay import collective, completion, devices, inbox, lifecycle, lines, processes, users
-from relay.api.base import Blueprint, authenticated, id_cursor, identity, page_limit, path_id
+from relay.api.base import (
+    Blueprint,
+    as_built,
+    authenticated,
+    id_cursor,
+    identity,
+    page_limit,
+    path_id,
+)
 from relay.api.fields import Empty
 from relay.api.terminal.schemas import (
     BatchCompletion,
@@ -175,7 +183,7 @@ class InboxView(MethodView):
             "documents": [inbox_item(who, i, d, cache.of(d), joined) for i, d in rows],
             "next": str(cursor) if cursor else None,
         }
-        return body, 200, {"ETag": f'"{tag}"'}
+        return as_built(body), 200, {"ETag": f'"{tag}"'}
 
 
 @blp.route("/documents/<instance_id>")
