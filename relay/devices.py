@@ -252,10 +252,10 @@ def unfinished_instances(device: Device) -> list[dict[str, str]]:
     queued = select(InstanceAddressee.instance_id).where(
         InstanceAddressee.tenant_id == device.tenant_id,
         InstanceAddressee.key == inbox.device_key(device.id),
-        InstanceAddressee.listed.is_(True),
+        InstanceAddressee.listed,
     )
     joined = select(Part.instance_id).where(
-        Part.tenant_id == device.tenant_id, Part.device_id == device.id, Part.state == "open"
+        Part.tenant_id == device.tenant_id, Part.device_id == device.id, Part.state == inbox.OPEN
     )
     ids = (
         set(db.session.scalars(held))

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, select, union_all, update
+from sqlalchemy import Select, and_, bindparam, literal, select, union_all, update
 from sqlalchemy.orm import defer
 
 from relay.auth import Identity
@@ -33,6 +33,12 @@ from relay.models import User as UserModel
 
 ALL = "all"
 HELD_STATES = ("claimed", "cancelled")
+
+# The inbox's partial indexes are chosen only when the query names the same states as their
+# WHERE clause: SQLite (never ANALYZEd here) cannot see through a bound parameter. So these
+# constants go into the SQL as literals.
+HELD = bindparam(None, HELD_STATES, expanding=True, literal_execute=True)
+OPEN = literal("open", literal_execute=True)
 
 
 def device_key(device_id: uuid.UUID) -> str:
@@ -148,14 +154,14 @@ def _held(identity: Identity) -> list[Any]:
         conditions.append(Instance.holder_user_id == identity.user_id)
     held = [
         select(Instance.id.label("id")).where(
-            Instance.tenant_id == identity.tenant_id, cond, Instance.state.in_(HELD_STATES)
+            Instance.tenant_id == identity.tenant_id, cond, Instance.state.in_(HELD)
         )
         for cond in conditions
     ]
     joined = select(Part.instance_id.label("id")).where(
         Part.tenant_id == identity.tenant_id,
         Part.device_id == identity.device_id,
-        Part.state == "open",
+        Part.state == OPEN,
     )
     return [*held, joined]
 
@@ -173,7 +179,8 @@ def page_query(
         stmt = select(InstanceAddressee.instance_id.label("id")).where(
             InstanceAddressee.tenant_id == identity.tenant_id,
             InstanceAddressee.key == key,
-            InstanceAddressee.listed.is_(True),
+            # Plain "listed" (``listed = 1`` on SQLite), as the partial index says it.
+            InstanceAddressee.listed,
         )
         if after is not None:
             stmt = stmt.where(InstanceAddressee.instance_id > after)

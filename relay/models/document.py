@@ -81,6 +81,7 @@ class Instance(TenantScoped, Base):
             "ix_instances_held_by_device",
             "tenant_id",
             "holder_device_id",
+            "id",
             sqlite_where=text("state IN ('claimed', 'cancelled')"),
             postgresql_where=text("state IN ('claimed', 'cancelled')"),
         ),
@@ -88,6 +89,7 @@ class Instance(TenantScoped, Base):
             "ix_instances_held_by_user",
             "tenant_id",
             "holder_user_id",
+            "id",
             sqlite_where=text("state IN ('claimed', 'cancelled')"),
             postgresql_where=text("state IN ('claimed', 'cancelled')"),
         ),
@@ -123,6 +125,7 @@ class Part(TenantScoped, Base):
             "ix_parts_open_by_device",
             "tenant_id",
             "device_id",
+            "instance_id",
             sqlite_where=text("state = 'open'"),
             postgresql_where=text("state = 'open'"),
         ),
@@ -158,7 +161,8 @@ class InstanceAddressee(Base):
             "tenant_id",
             "key",
             "instance_id",
-            sqlite_where=text("listed"),
+            # As SQLAlchemy renders a boolean column in a WHERE clause on each database.
+            sqlite_where=text("listed = 1"),
             postgresql_where=text("listed"),
         ),
     )
