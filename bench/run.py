@@ -319,12 +319,17 @@ class HotPath:
 
         The bare runs replay theirs, except that each claim needs a queued row.
         """
-        done = self.results.get(phase.name, {})
-        rates = [r.rps for m in done.values() for r in [*m.runs, m.warmup] if r is not None]
-        guess = max(rates, default=FIRST_GUESS)
         if server == "bare":
             return 2000
-        return math.ceil(guess * seconds * 1.5) + 64
+        done = self.results.get(phase.name, {})
+        own = done.get("relay")
+        rates = [r.rps for r in [*own.runs, own.warmup] if r is not None] if own else []
+        if not rates:
+            # Before the relay's first run, the bare rate is the ceiling to prepare for.
+            bare = done.get("bare")
+            rates = [r.rps for r in [*bare.runs, bare.warmup] if r is not None] if bare else []
+        guess = max(rates, default=FIRST_GUESS)
+        return math.ceil(guess * seconds * 2) + 64
 
     def one_run(self, phase: Phase, server: str, seconds: float) -> WrkRun:
         count = self.sized(phase, server, seconds)
@@ -442,14 +447,19 @@ class HotPath:
             (m.wrk_cpu() for got in self.results.values() for m in got.values()), default=0.0
         )
 
-    def bare_rates(self) -> dict[str, float]:
-        """The bare stack's median rates, for the full cycle's limit."""
+    def bare_rates(self, seconds: float) -> dict[str, float]:
+        """The bare stack's rates for the full cycle's limit, measured right before it.
+
+        On a shared machine the load drifts within minutes; bare rates taken from the hot-path
+        medians could be measured under another load than the cycle runs under.
+        """
         names = {"hello": "inbox-304", "read": "inbox-changed", "insert": "push", "claim": "claim"}
-        return {
-            key: self.results[phase]["bare"].rps()
-            for key, phase in names.items()
-            if phase in self.results
-        }
+        by_name = {p.name: p for p in PHASES}
+        rates = {}
+        for key, phase in names.items():
+            self.results.setdefault(phase, {"bare": Measured(), "relay": Measured()})
+            rates[key] = self.one_run(by_name[phase], "bare", seconds).rps
+        return rates
 
 
 def result_like() -> dict[str, Any]:
@@ -549,11 +559,6 @@ def main(argv: list[str] | None = None) -> int:
                 hot = HotPath(db, relay, bare, args)
                 hot.setup()
                 phases = [p for p in PHASES if p.name in args.phases]
-                if "cycle" in args.phases:
-                    # The cycle's limit needs these bare rates from this run.
-                    needed = {"inbox-304", "inbox-changed", "push", "claim"}
-                    phases += [p for p in PHASES if p.name in needed and p not in phases]
-                    phases.sort(key=PHASES.index)
                 for phase in phases:
                     hot.measure(phase)
                 rss_relay = rss.peak_mb(f"relay-{db}")
@@ -576,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
                     result = cycle.run(
                         relay,
                         db=db,
-                        bare_rates=hot.bare_rates(),
+                        bare_rates=hot.bare_rates(args.duration),
                         terminals=args.terminals,
                         seconds=args.cycle_duration,
                         warmup=args.warmup,
