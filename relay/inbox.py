@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, literal, select, union_all, update
+from sqlalchemy import BindParameter, Select, and_, bindparam, literal, select, union_all, update
 from sqlalchemy.orm import defer
 
 from relay.auth import Identity
@@ -37,7 +37,7 @@ HELD_STATES = ("claimed", "cancelled")
 # The inbox's partial indexes are chosen only when the query names the same states as their
 # WHERE clause: SQLite (never ANALYZEd here) cannot see through a bound parameter. So these
 # constants go into the SQL as literals.
-HELD = bindparam(None, HELD_STATES, expanding=True, literal_execute=True)
+HELD: BindParameter[Any] = bindparam(None, HELD_STATES, expanding=True, literal_execute=True)
 OPEN = literal("open", literal_execute=True)
 
 

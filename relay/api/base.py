@@ -168,14 +168,17 @@ def authenticated(role: Role) -> Callable[[F], F]:
     def decorator(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            writes = request.method not in READ_METHODS
             with reads_only():
-                identity = auth.authenticate(request.headers.get("Authorization"))
+                identity = auth.authenticate(
+                    request.headers.get("Authorization"), reads_only=not writes
+                )
             auth.require(identity, role)
             g.identity = identity
             resolution = timedelta(seconds=current_app.config["LAST_SEEN_RESOLUTION_SECONDS"])
             if auth.device_seen_stale(identity, resolution):
                 _mark_seen(identity, resolution)
-            elif request.method not in READ_METHODS and db.engine.dialect.name == "sqlite":
+            elif writes and db.engine.dialect.name == "sqlite":
                 # SQLite has one write lock, held from a write transaction's BEGIN IMMEDIATE
                 # to its commit. End the token's read here, so the lock is taken only when the
                 # view starts its work, after the body is parsed and validated.
