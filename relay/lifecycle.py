@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.orm import defer
 
 from relay import events, inbox, outbox, processes, routing
@@ -128,18 +128,9 @@ def _not_found(instance_id: uuid.UUID | str) -> NotFound:
     )
 
 
-def _lock(tenant_id: int, instance_id: uuid.UUID, for_update: bool) -> Instance | None:
-    stmt = select(Instance).where(Instance.tenant_id == tenant_id, Instance.id == instance_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return db.session.scalars(stmt).first()
-
-
-def _loaded(instance: Instance, content: bool = True) -> Loaded:
+def _loaded(instance: Instance) -> Loaded:
     keys = addressee_keys(instance.tenant_id, [instance.id])[instance.id]
-    # Without ``content`` the header and lines load only if something reads them.
-    options = [] if content else [defer(Document.header), defer(Document.lines)]
-    document = db.session.get(Document, (instance.tenant_id, instance.document_id), options=options)
+    document = db.session.get(Document, (instance.tenant_id, instance.document_id))
     assert document is not None
     return Loaded(instance=instance, document=document, keys=keys)
 
@@ -158,10 +149,28 @@ def load(
     away gets ``409 claim_lost`` instead: it knows the document, and should hear why its work
     was refused.
     """
-    instance = _lock(identity.tenant_id, instance_id, for_update)
-    if instance is None:
+    # The instance (locked when asked) and its document in one round trip.
+    stmt = (
+        select(Instance, Document)
+        .join(
+            Document,
+            and_(Document.tenant_id == Instance.tenant_id, Document.id == Instance.document_id),
+        )
+        .where(Instance.tenant_id == identity.tenant_id, Instance.id == instance_id)
+    )
+    if for_update:
+        stmt = stmt.with_for_update(of=Instance)
+    if not content:  # the header and lines then load only if something reads them
+        stmt = stmt.options(defer(Document.header), defer(Document.lines))
+    row = db.session.execute(stmt).first()
+    if row is None:
         raise _not_found(instance_id)
-    loaded = _loaded(instance, content)
+    instance, document = row
+    loaded = Loaded(
+        instance=instance,
+        document=document,
+        keys=addressee_keys(instance.tenant_id, [instance.id])[instance.id],
+    )
     if not inbox.can_see(identity, instance, loaded.keys):
         if lost_claim_is_conflict and _held_before(identity, instance):
             raise _claim_lost()
