@@ -1,6 +1,6 @@
 """The full cycle: push → inbox → claim → complete → results → ack, in documents per second.
 
-N simulated terminals (one process each) and one accounting client (one process: a thread
+N simulated terminals (one process each) and one accounting client (one process: threads
 pushing one document per request, keeping a bounded backlog, and a thread pulling the results
 feed and acknowledging each page) run against a relay for a fixed time after a warm-up. They
 speak HTTP/1.1 with keep-alive through ``http.client``, which costs the load generator less
@@ -180,20 +180,25 @@ def terminal(url: str, token: str, start: float, end: float, poll: float, out: A
     out.put({"role": "terminal", "cpu": cpu, **conn.report()})
 
 
+PUSHERS = 4
+
+
 def accounting(
     url: str, key: str, pins: list[str], start: float, end: float, backlog: int, out: Any
 ) -> None:
-    """The accounting client: push one document a request, pull results and ack each page."""
+    """The accounting client: PUSHERS threads pushing one document a request (as an exchange
+    module sends a day's orders over a few connections), one thread pulling results and acking
+    each page. A single pusher capped the cycle at 1 / push latency with the relay half idle."""
     pushed_at: dict[str, float] = {}
     lock = threading.Lock()
     state = {"pushed": 0, "acked": 0}
     nonce = uuid.uuid4().hex[:8]
-    push_conn = Conn(url, key, start, end)
+    push_conns = [Conn(url, key, start, end) for _ in range(PUSHERS)]
     pull_conn = Conn(url, key, start, end)
     done_in_window: list[float] = []
 
-    def pusher() -> None:
-        n = 0
+    def pusher(first: int, push_conn: Conn) -> None:
+        n = first
         while time.monotonic() < end:
             with lock:
                 waiting = state["pushed"] - state["acked"]
@@ -212,11 +217,15 @@ def accounting(
                 with lock:
                     pushed_at[external_id] = began
                     state["pushed"] += 1
-            n += 1
+            n += PUSHERS
 
-    thread = threading.Thread(target=pusher, daemon=True)
+    threads = [
+        threading.Thread(target=pusher, args=(i, conn), daemon=True)
+        for i, conn in enumerate(push_conns)
+    ]
     cpu_start = None
-    thread.start()
+    for thread in threads:
+        thread.start()
     while time.monotonic() < end:
         if cpu_start is None and time.monotonic() >= start:
             cpu_start = time.process_time()
@@ -236,9 +245,10 @@ def accounting(
                 began = pushed_at.pop(r["external_id"], None)
                 if began is not None and start <= now < end:
                     done_in_window.append(now - began)
-    thread.join()
+    for thread in threads:
+        thread.join()
     cpu = time.process_time() - (cpu_start if cpu_start is not None else time.process_time())
-    reports = [push_conn.report(), pull_conn.report()]
+    reports = [*(conn.report() for conn in push_conns), pull_conn.report()]
     merged = merge_reports(reports)
     out.put({"role": "accounting", "cpu": cpu, "done": done_in_window, **merged})
 
