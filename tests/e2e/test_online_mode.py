@@ -4,10 +4,6 @@ A result completed on a device in online mode waits in the pull feed until the w
 it, signed, to the accounting side's webhook; the 2xx marks it processed.
 """
 
-from collections.abc import Iterator
-
-import pytest
-
 from relay.client import AccountingClient, AdminClient
 from relay.localserver import LocalRelay
 from tests.e2e.conftest import Terminals
@@ -15,12 +11,6 @@ from tests.helpers import doc
 from tests.receiver import Receiver
 
 FULL = [{"line_id": "1", "qty": 10}, {"line_id": "2", "qty": 5}]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as running:
-        yield running
 
 
 def test_an_online_result_is_delivered_by_the_worker_and_leaves_the_feed(
@@ -39,9 +29,7 @@ def test_an_online_result_is_delivered_by_the_worker_and_leaves_the_feed(
     accounting.push("purchase-receipt", [order], target={"pin": enrolled.pin})
     (waiting,) = terminal.inbox()
     terminal.claim(waiting["id"])
-    done = terminal.complete(
-        waiting["id"], [{"line_id": "1", "qty": 10}, {"line_id": "2", "qty": 5}]
-    )
+    done = terminal.complete(waiting["id"], FULL)
 
     # Until the worker delivers it, the result can be pulled like any other.
     assert [r["id"] for r in accounting.results()] == [done["result_id"]]
@@ -75,9 +63,7 @@ def test_an_offline_result_is_never_delivered(
     accounting.push("purchase-receipt", [doc("ЗП-1")], target={"pin": enrolled.pin})
     (waiting,) = terminal.inbox()
     terminal.claim(waiting["id"])
-    done = terminal.complete(
-        waiting["id"], [{"line_id": "1", "qty": 10}, {"line_id": "2", "qty": 5}]
-    )
+    done = terminal.complete(waiting["id"], FULL)
     live_relay.cli("worker", "--once")
     assert receiver.deliveries == []
     assert [r["id"] for r in accounting.results()] == [done["result_id"]]
