@@ -77,7 +77,7 @@ bench-profile: install-bench ## Profile the hot-path requests with pyinstrument 
 	$(BIN)/python -m bench.profile $(BENCH_ARGS)
 
 demo: install ## A one-minute tour: a relay on SQLite, two terminals, push, complete, pull, ack
-	$(BIN)/python -m relay.demo
+	$(BIN)/python -m relay.client.tools.demo
 
 clean: ## Remove the virtualenv, caches and the local SQLite database
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov instance

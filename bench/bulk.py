@@ -29,7 +29,7 @@ from typing import Any
 import simplejson
 from sqlalchemy import Engine, create_engine, text
 
-from relay.auth import PREFIXES
+from relay.directory.auth import PREFIXES
 from relay.ids import hash_token, new_token
 from relay.jsonutil import canonical, dumps
 
@@ -681,8 +681,9 @@ def load(
 
 def _check_hash(document: Row) -> None:
     """The hash built from encoded parts equals ``relay.documents.content_hash``."""
-    from relay.documents import content_hash as relay_hash
     from relay.routing import Target
+
+    from relay.documents import content_hash as relay_hash
 
     cols = COLUMNS["documents"]
     row = dict(zip(cols, document, strict=True))

@@ -1,6 +1,6 @@
 """What the benchmarks share: databases, the two servers, seeding, wrk, RSS sampling.
 
-The relay runs through its real ``relay serve`` (:class:`relay.localserver.LocalRelay`); the
+The relay runs through its real ``relay serve`` (``relay.client.tools.localserver``); the
 bare app (:mod:`bench.bare_app`) runs through gunicorn with ``config/gunicorn.conf.py``, which
 takes the same options from the same function (:func:`relay.serve.gunicorn_options`): sync
 workers, the same count, time-outs, keep-alive and access log. Load comes from ``wrk`` in its
@@ -30,7 +30,7 @@ import psutil
 import requests
 
 from relay.client import AccountingClient, AdminClient, TerminalClient
-from relay.localserver import LocalRelay, free_port
+from relay.client.tools.localserver import LocalRelay, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"

@@ -32,7 +32,7 @@ from bench.common import (
     markdown_table,
     worker_cpu_seconds,
 )
-from relay.localserver import LocalRelay
+from relay.client.tools.localserver import LocalRelay
 
 INBOX = "/api/v1/terminal/documents"
 EXPECTED = {

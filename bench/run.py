@@ -55,7 +55,7 @@ from bench.common import (
     start_relay,
     write_requests,
 )
-from relay.localserver import LocalRelay
+from relay.client.tools.localserver import LocalRelay
 
 INBOX = "/api/v1/terminal/documents"
 INBOX_DEVICES = 16

@@ -44,7 +44,7 @@ from werkzeug.security import generate_password_hash
 
 from bench import bulk
 from relay import settings
-from relay.localserver import LocalRelay
+from relay.client.tools.localserver import LocalRelay
 
 OUT = Path(__file__).resolve().parent / "out"
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/relay_scale"

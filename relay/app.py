@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from relay import db as database
 from relay.errors import BadRequest
-from relay.extensions import api, db, limiter, migrate
+from relay.extensions import db, migrate
 from relay.jsonutil import RelayJSONProvider
 
 MIGRATIONS_DIR = __file__.rsplit("/", 1)[0] + "/migrations"
@@ -32,6 +32,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    from relay.api.base import api
+    from relay.api.limits import limiter
+
     limiter.init_app(app)
     api.init_app(app)
     database.install_hooks(app)

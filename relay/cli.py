@@ -10,10 +10,11 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup
 
-from relay import devices, processes, tenants
 from relay.app import create_app, load_config
 from relay.db import transaction
+from relay.directory import devices, tenants
 from relay.errors import RelayError
+from relay.processes import files, store
 from relay.timeutil import iso
 
 
@@ -200,11 +201,11 @@ def bp_export(directory: Path, tenant_name: str) -> None:
         _fail(err)
         return
     directory.mkdir(parents=True, exist_ok=True)
-    for row in processes.list_current(tenant_id):
+    for row in store.list_current(tenant_id):
         path = directory / f"{row.key}.yaml"
         path.write_text(
             f"# {row.key}, version {row.version}, exported from tenant {tenant_name}\n"
-            + processes.to_yaml(row.definition),
+            + files.to_yaml(row.definition),
             encoding="utf-8",
         )
         click.echo(f"{path}  (version {row.version})")
@@ -220,10 +221,10 @@ def bp_import(directory: Path, tenant_name: str) -> None:
     a next_business_process may name one of them.
     """
     try:
-        definitions = processes.load_directory(directory, complete_chains=False)
+        definitions = files.load_directory(directory, complete_chains=False)
         with transaction():
-            outcome = processes.import_definitions(tenants.by_name(tenant_name).id, definitions)
-    except processes.ProcessFileError as err:
+            outcome = store.import_definitions(tenants.by_name(tenant_name).id, definitions)
+    except files.ProcessFileError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(1)
     except RelayError as err:
@@ -239,10 +240,10 @@ def bp_import(directory: Path, tenant_name: str) -> None:
 )
 def bp_check(directory: Path | None) -> None:
     """Validate business-process files without a database (default: the shipped ones)."""
-    directory = directory or processes.shipped_directory()
+    directory = directory or files.shipped_directory()
     try:
-        definitions = processes.load_directory(directory)
-    except processes.ProcessFileError as err:
+        definitions = files.load_directory(directory)
+    except files.ProcessFileError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(1)
     click.echo(

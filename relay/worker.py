@@ -20,9 +20,11 @@ import requests
 from flask import Flask
 from sqlalchemy.exc import DBAPIError
 
-from relay import delivery, lifecycle, webhooks
 from relay.db import transaction
+from relay.documents import lifecycle
 from relay.extensions import db
+from relay.online import guard, send
+from relay.results import delivery
 from relay.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,7 @@ class Worker:
 
     def __init__(self, app: Flask, worker_id: str | None = None) -> None:
         self.id = (worker_id or default_id())[:100]
-        self.settings = webhooks.Settings.from_config(app.config)
+        self.settings = send.Settings.from_config(app.config)
         self.batch_size = int(app.config["WORKER_BATCH_SIZE"])
         self.poll_seconds = float(app.config["WORKER_POLL_SECONDS"])
         self.stopping = False
@@ -65,7 +67,7 @@ class Worker:
             self.poll_seconds,
             self.settings.lease.total_seconds(),
         )
-        session = webhooks.new_session(allow_private=self.settings.allow_private)
+        session = guard.new_session(allow_private=self.settings.allow_private)
         try:
             while not self.stopping:
                 try:

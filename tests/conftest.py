@@ -16,7 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from relay import create_app
-from relay.extensions import db, limiter
+from relay.api.limits import limiter
+from relay.extensions import db
 from relay.models import Base
 from tests.helpers import Client, TenantKeys, new_tenant
 from tests.receiver import Receiver

@@ -9,8 +9,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from relay import tenants
 from relay.db import transaction
+from relay.directory import tenants
 
 
 @dataclass

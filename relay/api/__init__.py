@@ -1,6 +1,6 @@
 """HTTP resources, one package each (routes + schemas), registered on the Api here."""
 
-from relay.api.errors import Api
+from relay.api.base import Api
 
 
 def register_blueprints(api: Api) -> None:

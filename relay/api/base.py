@@ -11,14 +11,29 @@ import marshmallow as ma
 from flask import Response, current_app, g, request
 from webargs import core
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import HTTPException
 
-from relay import auth, jsonutil
-from relay.auth import Identity, Role
+from relay import jsonutil
+from relay.api.errors import ErrorSchema, handle_http_exception
 from relay.db import READ_METHODS, reads_only, set_write_intent
+from relay.directory import auth
+from relay.directory.auth import Identity, Role
 from relay.errors import BadRequest, Invalid, NotFound
 from relay.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest's Api, reporting errors in the relay's shape."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        return handle_http_exception(error)
+
+
+api = Api()
 
 # Fields the relay sets itself: a client sending one is told so, not silently ignored.
 READ_ONLY_FIELDS = frozenset(

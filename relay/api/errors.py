@@ -4,12 +4,12 @@ import logging
 import time
 from typing import Any
 
-import flask_smorest
 import marshmallow as ma
 from flask import Flask, Response, current_app, jsonify, request
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from relay.api.limits import limiter
 from relay.errors import RelayError, first_field_error
 
 log = logging.getLogger(__name__)
@@ -86,8 +86,6 @@ def handle_http_exception(error: HTTPException) -> Response:
 
 
 def _retry_after() -> int:
-    from relay.extensions import limiter  # relay.extensions imports this module
-
     current = limiter.current_limit
     if current is None:
         return 60
@@ -135,15 +133,6 @@ def handle_unexpected(error: Exception) -> Response:
         "internal_error",
         "The relay failed unexpectedly; nothing was applied. The error is logged.",
     )
-
-
-class Api(flask_smorest.Api):
-    """flask-smorest's Api, reporting errors in the relay's shape."""
-
-    ERROR_SCHEMA = ErrorSchema
-
-    def handle_http_exception(self, error: HTTPException) -> Response:
-        return handle_http_exception(error)
 
 
 def register(app: Flask) -> None:

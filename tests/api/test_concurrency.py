@@ -21,7 +21,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from relay import devices
+from relay.directory import devices
 from relay.extensions import db
 from relay.ids import hash_token
 from relay.models import (

@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy import update
 from werkzeug.test import TestResponse
 
-from relay.devices import normalize_code
+from relay.directory.devices import normalize_code
 from relay.extensions import db
 from relay.ids import hash_token
 from relay.models import EnrollmentCode

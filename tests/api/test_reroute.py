@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
-from relay import lifecycle
+from relay.documents import lifecycle
 from relay.extensions import db
 from relay.models import Instance
 from relay.timeutil import utcnow

@@ -16,7 +16,7 @@ import pytest
 from flask import Flask
 
 from relay.client import AccountingClient, AdminClient, Enrollment, RetryPolicy, TerminalClient
-from relay.localserver import LocalRelay
+from relay.client.tools.localserver import LocalRelay
 from tests.conftest import ON_POSTGRES, PG_URL
 from tests.e2e.proxy import CuttingProxy
 from tests.serving import LiveServer, live_server, relay_env, run_relay

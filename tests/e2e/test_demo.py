@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from relay import demo
+from relay.client.tools import demo
 
 
 def test_the_demo_tours_the_relay_and_stops_it() -> None:

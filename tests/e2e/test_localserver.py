@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.localserver import LocalRelay, group_alive
+from relay.client.tools.localserver import LocalRelay, group_alive
 
 
 @pytest.fixture

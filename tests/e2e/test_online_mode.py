@@ -5,7 +5,7 @@ it, signed, to the accounting side's webhook; the 2xx marks it processed.
 """
 
 from relay.client import AccountingClient, AdminClient
-from relay.localserver import LocalRelay
+from relay.client.tools.localserver import LocalRelay
 from tests.e2e.conftest import Terminals
 from tests.helpers import doc
 from tests.receiver import Receiver

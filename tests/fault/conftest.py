@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.localserver import LocalRelay
+from relay.client.tools.localserver import LocalRelay
 from tests.e2e.conftest import server_env
 from tests.fault.load import RetryLog
 from tests.fault.postgres import PrivateCluster, private_cluster, server_binaries

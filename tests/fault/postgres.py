@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from relay.localserver import free_port
+from relay.client.tools.localserver import free_port
 
 
 def server_binaries() -> Path | None:

@@ -7,13 +7,13 @@ import pytest
 import yaml
 from flask import Flask
 
-from relay import processes
 from relay.db import transaction
 from relay.errors import Invalid
-from relay.processes import ProcessFileError, load_directory, load_file, to_yaml
+from relay.processes import files, schema, store
+from relay.processes.files import ProcessFileError, load_directory, load_file, to_yaml
 from tests.helpers import TenantKeys
 
-SHIPPED = processes.SHIPPED_DIR
+SHIPPED = files.SHIPPED_DIR
 KEYS = [
     "order-picking",
     "price-check",
@@ -150,7 +150,7 @@ def test_to_yaml_round_trips_through_load_file(tmp_path: Path, key: str) -> None
     # Cyrillic stays readable and the fields come in the schema's order.
     assert definition["name"] in text
     assert "\\u" not in text
-    assert list(yaml.safe_load(text)) == list(processes.dump_definition(definition))
+    assert list(yaml.safe_load(text)) == list(schema.dump_definition(definition))
     assert list(yaml.safe_load(text))[:2] == ["key", "name"]
     path = tmp_path / f"{key}.yaml"
     path.write_text(text, encoding="utf-8")
@@ -173,7 +173,7 @@ def test_to_yaml_keeps_every_optional_value(tmp_path: Path) -> None:
 
 
 def versions(tenant_id: int) -> dict[str, int]:
-    return {row.key: row.version for row in processes.list_current(tenant_id)}
+    return {row.key: row.version for row in store.list_current(tenant_id)}
 
 
 def test_import_keeps_unchanged_and_bumps_changed(
@@ -181,7 +181,7 @@ def test_import_keeps_unchanged_and_bumps_changed(
 ) -> None:
     definitions = load_directory(SHIPPED)
     with transaction():
-        outcome = processes.import_definitions(tenant.id, definitions)
+        outcome = store.import_definitions(tenant.id, definitions)
     assert outcome == dict.fromkeys(KEYS, "unchanged")
     assert versions(tenant.id) == dict.fromkeys(KEYS, 1)
 
@@ -190,16 +190,16 @@ def test_import_keeps_unchanged_and_bumps_changed(
         "stock-count": {**definitions["stock-count"], "keep_merged_document": False},
     }
     with transaction():
-        outcome = processes.import_definitions(tenant.id, changed)
+        outcome = store.import_definitions(tenant.id, changed)
     assert outcome["stock-count"] == "updated"
     assert {k for k, v in outcome.items() if v != "unchanged"} == {"stock-count"}
     assert versions(tenant.id) == {**dict.fromkeys(KEYS, 1), "stock-count": 2}
-    assert processes.current(tenant.id, "stock-count")["keep_merged_document"] is False
-    assert processes.at_version(tenant.id, "stock-count", 1)["keep_merged_document"] is True
+    assert store.current(tenant.id, "stock-count")["keep_merged_document"] is False
+    assert store.at_version(tenant.id, "stock-count", 1)["keep_merged_document"] is True
 
     # The same files again: nothing changes, the version stays.
     with transaction():
-        outcome = processes.import_definitions(tenant.id, changed)
+        outcome = store.import_definitions(tenant.id, changed)
     assert set(outcome.values()) == {"unchanged"}
     assert versions(tenant.id)["stock-count"] == 2
 
@@ -216,15 +216,15 @@ def test_import_adds_a_new_chain_at_once(
             (SHIPPED / f"{key}.yaml").read_text(encoding="utf-8"), encoding="utf-8"
         )
     with transaction():
-        outcome = processes.import_definitions(tenant.id, load_directory(tmp_path))
+        outcome = store.import_definitions(tenant.id, load_directory(tmp_path))
     assert outcome == {
         "transfer-receipt": "unchanged",
         "c-putaway": "created",
         "b-restock": "created",
         "a-return": "created",
     }
-    assert processes.current(tenant.id, "a-return")["next_business_process"] == "b-restock"
-    assert processes.current(tenant.id, "c-putaway").version == 1
+    assert store.current(tenant.id, "a-return")["next_business_process"] == "b-restock"
+    assert store.current(tenant.id, "c-putaway").version == 1
 
 
 def test_import_refuses_a_loop_with_the_tenants_own_processes(
@@ -233,6 +233,6 @@ def test_import_refuses_a_loop_with_the_tenants_own_processes(
     receipt = load_file(SHIPPED / "transfer-receipt.yaml")
     looping = {**receipt, "next_business_process": "transfer-shipment"}
     with pytest.raises(Invalid) as caught, transaction():
-        processes.import_definitions(tenant.id, {"transfer-receipt": looping})
+        store.import_definitions(tenant.id, {"transfer-receipt": looping})
     assert caught.value.code == "process_chain_loop"
     assert versions(tenant.id)["transfer-receipt"] == 1

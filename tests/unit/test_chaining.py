@@ -2,8 +2,8 @@
 
 from decimal import Decimal
 
-from relay import lines
-from relay.chaining import declared_from_result
+from relay.documents import lines
+from relay.work.chaining import declared_from_result
 
 MILK = {"line_id": "1", "product_id": "p-001", "name": "Молоко 1 л", "unit": "шт", "price": 80}
 KEFIR = {"line_id": "2", "product_id": "p-002", "name": "Кефир 0,5 л", "unit": "шт"}

@@ -8,9 +8,10 @@ import pytest
 from click.testing import Result
 from flask import Flask
 
-from relay import auth, devices, processes, tenants
 from relay.cli import cli, parse_ttl
+from relay.directory import auth, devices, tenants
 from relay.errors import Unauthorized
+from relay.processes import files, store
 from relay.timeutil import utcnow
 
 
@@ -40,8 +41,8 @@ def test_tenant_create_copies_the_shipped_processes(app: Flask) -> None:
     ok_json(run(app, "tenant", "create", "acme", "--json"))
     with app.app_context():
         tenant_id = tenants.by_name("acme").id
-        keys = [row.key for row in processes.list_current(tenant_id)]
-    assert keys == sorted(processes.load_directory(processes.SHIPPED_DIR))
+        keys = [row.key for row in store.list_current(tenant_id)]
+    assert keys == sorted(files.load_directory(files.SHIPPED_DIR))
 
 
 def test_tenant_create_prints_readable_text_without_json(app: Flask) -> None:

@@ -12,11 +12,11 @@ import yaml
 from click.testing import Result
 from flask import Flask
 
-from relay import processes
 from relay.cli import cli
+from relay.processes import files
 from tests.helpers import Client, TenantKeys
 
-SHIPPED = processes.SHIPPED_DIR
+SHIPPED = files.SHIPPED_DIR
 RELAY = Path(sys.executable).parent / "relay"
 # Nothing listens there: a command that touched the database would fail.
 NO_DATABASE = "postgresql+psycopg://nobody@127.0.0.1:9/nowhere"
@@ -125,7 +125,7 @@ def test_export_then_import_into_another_tenant(
     exported = invoke(app, "bp", "export", str(directory), "--tenant", tenant.name)
     assert exported.exit_code == 0, exported.output
     assert sorted(p.name for p in directory.iterdir()) == sorted(
-        f"{key}.yaml" for key in [*processes.load_directory(SHIPPED), "returns"]
+        f"{key}.yaml" for key in [*files.load_directory(SHIPPED), "returns"]
     )
     assert "(version 2)" in exported.output
     text = (directory / "stock-count.yaml").read_text(encoding="utf-8")

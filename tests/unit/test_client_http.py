@@ -16,7 +16,7 @@ from relay.client import (
     ValidationFailed,
 )
 from relay.client.http import HttpClient
-from relay.localserver import free_port
+from relay.client.tools.localserver import free_port
 from tests.unit.conftest import Sleeps
 from tests.unit.fake_relay import FakeRelay, Reply, error
 

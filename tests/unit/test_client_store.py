@@ -15,7 +15,7 @@ from relay.client import (
     ValidationFailed,
 )
 from relay.client.store import final
-from relay.localserver import free_port
+from relay.client.tools.localserver import free_port
 from tests.unit.conftest import Sleeps
 from tests.unit.fake_relay import FakeRelay, Reply, error
 

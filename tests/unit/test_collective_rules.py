@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from relay import lines
+from relay.documents import lines
 from relay.errors import Invalid
 
 DECLARED = [

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import insert
 
-from relay import auth, devices
+from relay.directory import auth, devices
 from relay.errors import Invalid, NotFound, Unauthorized
 from relay.extensions import db
 from relay.ids import hash_token

@@ -2,7 +2,7 @@
 
 import pytest
 
-from relay.lifecycle import document_state
+from relay.documents.lifecycle import document_state
 
 
 @pytest.fixture(autouse=True)

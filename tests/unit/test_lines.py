@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 
-from relay import jsonutil, lines, processes
+from relay import jsonutil
+from relay.documents import lines
 from relay.errors import Invalid
-from relay.processes import Process
+from relay.processes import files, schema
+from relay.processes.schema import Process
 
 
 @pytest.fixture(autouse=True)
@@ -43,12 +45,12 @@ def make_process(**fields: Any) -> Process:
         "assign_to": "users",
         **fields,
     }
-    valid = processes.validate_definition(definition)
+    valid = schema.validate_definition(definition)
     return Process(key=valid["key"], version=1, definition=valid)
 
 
 def shipped(key: str) -> Process:
-    definition = processes.load_file(processes.SHIPPED_DIR / f"{key}.yaml")
+    definition = files.load_file(files.SHIPPED_DIR / f"{key}.yaml")
     return Process(key=key, version=1, definition=definition)
 
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from relay import processes
 from relay.errors import Invalid, NotFound
-from relay.processes import ProcessFileError
+from relay.processes import files, schema, store
+from relay.processes.files import ProcessFileError
 from tests.helpers import TenantKeys
 
 MINIMAL: dict[str, Any] = {
@@ -43,7 +43,7 @@ class AnyText:
 
 def invalid(data: dict[str, Any]) -> Invalid:
     with pytest.raises(Invalid) as info:
-        processes.validate_definition(data)
+        schema.validate_definition(data)
     assert info.value.status == 422
     return info.value
 
@@ -52,7 +52,7 @@ def invalid(data: dict[str, Any]) -> Invalid:
 
 
 def test_defaults_are_filled_in() -> None:
-    definition = processes.validate_definition(MINIMAL)
+    definition = schema.validate_definition(MINIMAL)
     assert definition == {
         **MINIMAL,
         "enabled": True,
@@ -89,7 +89,7 @@ def test_defaults_are_filled_in() -> None:
 
 
 def test_nested_defaults_are_filled_in_partly_given_objects() -> None:
-    definition = processes.validate_definition(
+    definition = schema.validate_definition(
         {
             **MINIMAL,
             "on_load": {"post_after_load": True},
@@ -109,7 +109,7 @@ def test_nested_defaults_are_filled_in_partly_given_objects() -> None:
 
 def test_the_given_input_is_not_changed() -> None:
     data = dict(MINIMAL)
-    processes.validate_definition(data)
+    schema.validate_definition(data)
     assert data == MINIMAL
 
 
@@ -204,7 +204,7 @@ def test_cross_field_rules(patch: dict[str, Any], field: str) -> None:
 
 
 def test_a_device_process_may_carry_empty_assignees() -> None:
-    definition = processes.validate_definition(
+    definition = schema.validate_definition(
         {**MINIMAL, "assign_to": "device", "assignees": {"users": [], "groups": []}}
     )
     assert definition["assign_to"] == "device"
@@ -220,15 +220,15 @@ def test_a_device_process_may_carry_empty_assignees() -> None:
     ],
 )
 def test_coherent_combinations_pass(patch: dict[str, Any]) -> None:
-    definition = processes.validate_definition({**MINIMAL, **patch})
+    definition = schema.validate_definition({**MINIMAL, **patch})
     for name, value in patch.items():
         if name != "assignees":
             assert definition[name] == value
 
 
 def test_dump_definition_uses_the_schema_order_and_the_fields_name() -> None:
-    definition = processes.validate_definition(MINIMAL)
-    dumped = processes.dump_definition(dict(reversed(list(definition.items()))))
+    definition = schema.validate_definition(MINIMAL)
+    dumped = schema.dump_definition(dict(reversed(list(definition.items()))))
     assert list(dumped)[:3] == ["key", "name", "enabled"]
     assert "fields" in dumped
     assert dumped == definition
@@ -245,7 +245,7 @@ def write(directory: Path, name: str, text: str) -> Path:
 
 def file_error(path: Path) -> str:
     with pytest.raises(ProcessFileError) as info:
-        processes.load_file(path)
+        files.load_file(path)
     message = str(info.value)
     assert str(path) in message
     return message
@@ -253,14 +253,14 @@ def file_error(path: Path) -> str:
 
 def test_a_good_file_loads_with_defaults(tmp_path: Path) -> None:
     path = write(tmp_path, "cycle-count.yaml", MINIMAL_YAML.format(key="cycle-count"))
-    assert processes.load_file(path) == processes.validate_definition(MINIMAL)
+    assert files.load_file(path) == schema.validate_definition(MINIMAL)
 
 
 def test_a_file_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
     """Windows editors often write UTF-8 with a BOM."""
     path = tmp_path / "cycle-count.yaml"
     path.write_bytes(b"\xef\xbb\xbf" + MINIMAL_YAML.format(key="cycle-count").encode())
-    assert processes.load_file(path)["name"] == "Выборочный пересчёт"
+    assert files.load_file(path)["name"] == "Выборочный пересчёт"
 
 
 def test_bad_yaml_syntax_names_the_file_and_the_line(tmp_path: Path) -> None:
@@ -300,7 +300,7 @@ def test_a_bad_field_names_the_file_and_the_field(tmp_path: Path, extra: str, fi
 
 
 def test_a_bad_enum_in_an_otherwise_full_file(tmp_path: Path) -> None:
-    text = (processes.SHIPPED_DIR / "order-picking.yaml").read_text(encoding="utf-8")
+    text = (files.SHIPPED_DIR / "order-picking.yaml").read_text(encoding="utf-8")
     path = write(tmp_path, "order-picking.yaml", text.replace("users", "people", 1))
     message = file_error(path)
     assert "field 'assign_to'" in message
@@ -326,7 +326,7 @@ def test_a_directory_loads_every_file_by_key(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", MINIMAL_YAML.format(key="a") + "next_business_process: b\n")
     write(tmp_path, "b.yaml", MINIMAL_YAML.format(key="b"))
     write(tmp_path, "notes.txt", "not a process")
-    loaded = processes.load_directory(tmp_path)
+    loaded = files.load_directory(tmp_path)
     assert sorted(loaded) == ["a", "b"]
     assert loaded["a"]["next_business_process"] == "b"
 
@@ -335,7 +335,7 @@ def test_a_dangling_chain_names_the_file_and_the_field(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", MINIMAL_YAML.format(key="a"))
     write(tmp_path, "b.yaml", MINIMAL_YAML.format(key="b") + "next_business_process: ghost\n")
     with pytest.raises(ProcessFileError) as info:
-        processes.load_directory(tmp_path)
+        files.load_directory(tmp_path)
     message = str(info.value)
     assert str(tmp_path / "b.yaml") in message
     assert "field 'next_business_process'" in message
@@ -346,14 +346,14 @@ def test_one_bad_file_fails_the_directory_naming_it(tmp_path: Path) -> None:
     write(tmp_path, "a.yaml", MINIMAL_YAML.format(key="a"))
     write(tmp_path, "b.yaml", MINIMAL_YAML.format(key="b") + "quantity_control: lots\n")
     with pytest.raises(ProcessFileError) as info:
-        processes.load_directory(tmp_path)
+        files.load_directory(tmp_path)
     assert str(tmp_path / "b.yaml") in str(info.value)
     assert "field 'quantity_control'" in str(info.value)
 
 
 def test_a_missing_directory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ProcessFileError) as info:
-        processes.load_directory(tmp_path / "nowhere")
+        files.load_directory(tmp_path / "nowhere")
     assert "nowhere" in str(info.value)
 
 
@@ -361,25 +361,25 @@ def test_shipped_directory_can_be_overridden(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("RELAY_BUSINESS_PROCESSES_DIR", raising=False)
-    assert processes.shipped_directory() == processes.SHIPPED_DIR
+    assert files.shipped_directory() == files.SHIPPED_DIR
     monkeypatch.setenv("RELAY_BUSINESS_PROCESSES_DIR", str(tmp_path))
-    assert processes.shipped_directory() == tmp_path
+    assert files.shipped_directory() == tmp_path
 
 
 # -- the shipped processes -------------------------------------------------------------------
 
-SHIPPED_FILES = sorted(processes.SHIPPED_DIR.glob("*.yaml"))
+SHIPPED_FILES = sorted(files.SHIPPED_DIR.glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", SHIPPED_FILES, ids=[p.stem for p in SHIPPED_FILES])
 def test_every_shipped_file_loads(path: Path) -> None:
-    definition = processes.load_file(path)
+    definition = files.load_file(path)
     assert definition["key"] == path.stem
     assert definition["enabled"] is True
 
 
 def test_the_shipped_set_covers_the_five_kinds_of_work() -> None:
-    shipped = processes.load_directory(processes.SHIPPED_DIR)
+    shipped = files.load_directory(files.SHIPPED_DIR)
     assert len(shipped) >= 5
 
     def one(**want: Any) -> dict[str, Any]:
@@ -408,14 +408,14 @@ def test_the_shipped_set_covers_the_five_kinds_of_work() -> None:
     assert prices["assign_to"] == "users"
 
 
-# -- a tenant's copies: processes.save ------------------------------------------------------
+# -- a tenant's copies: store.save ------------------------------------------------------
 
 
 def test_a_new_tenant_has_the_shipped_processes_at_version_1(
     app_ctx: Flask, tenant: TenantKeys
 ) -> None:
-    rows = processes.list_current(tenant.id)
-    shipped = processes.load_directory(processes.SHIPPED_DIR)
+    rows = store.list_current(tenant.id)
+    shipped = files.load_directory(files.SHIPPED_DIR)
     assert [r.key for r in rows] == sorted(shipped)
     assert {r.version for r in rows} == {1}
     assert all(r.definition == shipped[r.key] for r in rows)
@@ -423,19 +423,19 @@ def test_a_new_tenant_has_the_shipped_processes_at_version_1(
 
 def test_put_creates_a_process_at_version_1(app_ctx: Flask, tenant: TenantKeys) -> None:
     body = {k: v for k, v in MINIMAL.items() if k != "key"}
-    row = processes.save(tenant.id, "cycle-count", body, partial=False)
+    row = store.save(tenant.id, "cycle-count", body, partial=False)
     assert row.version == 1
-    assert row.definition == processes.validate_definition(MINIMAL)
-    assert processes.current(tenant.id, "cycle-count").quantity_control == "none"
+    assert row.definition == schema.validate_definition(MINIMAL)
+    assert store.current(tenant.id, "cycle-count").quantity_control == "none"
 
 
 def test_put_replaces_the_whole_definition_and_bumps_the_version(
     app_ctx: Flask, tenant: TenantKeys
 ) -> None:
-    before = processes.current(tenant.id, "purchase-receipt")
+    before = store.current(tenant.id, "purchase-receipt")
     assert before.quantity_control == "no_excess"
     body = {**MINIMAL, "key": "purchase-receipt", "assign_to": "device"}
-    row = processes.save(tenant.id, "purchase-receipt", body, partial=False)
+    row = store.save(tenant.id, "purchase-receipt", body, partial=False)
     assert row.version == 2
     # What the body leaves out goes back to its default: PUT is a replacement.
     assert row.definition["quantity_control"] == "none"
@@ -445,21 +445,21 @@ def test_put_replaces_the_whole_definition_and_bumps_the_version(
 
 def test_put_validates_the_whole_body(app_ctx: Flask, tenant: TenantKeys) -> None:
     with pytest.raises(Invalid) as info:
-        processes.save(tenant.id, "purchase-receipt", {"quantity_control": "exact"}, partial=False)
+        store.save(tenant.id, "purchase-receipt", {"quantity_control": "exact"}, partial=False)
     assert "assign_to" in info.value.details["fields"]
-    assert processes.current(tenant.id, "purchase-receipt").version == 1
+    assert store.current(tenant.id, "purchase-receipt").version == 1
 
 
 def test_patch_changes_only_what_it_names(app_ctx: Flask, tenant: TenantKeys) -> None:
-    before = processes.current(tenant.id, "purchase-receipt").definition
-    row = processes.save(tenant.id, "purchase-receipt", {"quantity_control": "exact"}, partial=True)
+    before = store.current(tenant.id, "purchase-receipt").definition
+    row = store.save(tenant.id, "purchase-receipt", {"quantity_control": "exact"}, partial=True)
     assert row.version == 2
     assert row.definition == {**before, "quantity_control": "exact"}
 
 
 def test_patch_merges_nested_objects(app_ctx: Flask, tenant: TenantKeys) -> None:
-    before = processes.current(tenant.id, "purchase-receipt").definition
-    row = processes.save(
+    before = store.current(tenant.id, "purchase-receipt").definition
+    row = store.save(
         tenant.id,
         "purchase-receipt",
         {
@@ -477,8 +477,8 @@ def test_patch_merges_nested_objects(app_ctx: Flask, tenant: TenantKeys) -> None
 
 
 def test_patch_merges_assignees(app_ctx: Flask, tenant: TenantKeys) -> None:
-    processes.save(tenant.id, "order-picking", {"assignees": {"users": ["anna"]}}, partial=True)
-    row = processes.save(
+    store.save(tenant.id, "order-picking", {"assignees": {"users": ["anna"]}}, partial=True)
+    row = store.save(
         tenant.id, "order-picking", {"assignees": {"groups": ["pickers"]}}, partial=True
     )
     assert row.version == 3
@@ -489,31 +489,31 @@ def test_every_edit_bumps_the_version_and_old_versions_stay(
     app_ctx: Flask, tenant: TenantKeys
 ) -> None:
     for n, mode in enumerate(["exact", "none", "no_excess"], start=2):
-        row = processes.save(tenant.id, "order-picking", {"quantity_control": mode}, partial=True)
+        row = store.save(tenant.id, "order-picking", {"quantity_control": mode}, partial=True)
         assert row.version == n
-    assert processes.at_version(tenant.id, "order-picking", 1).quantity_control == "exact"
-    assert processes.at_version(tenant.id, "order-picking", 2).quantity_control == "exact"
-    assert processes.at_version(tenant.id, "order-picking", 3).quantity_control == "none"
-    current = processes.current(tenant.id, "order-picking")
+    assert store.at_version(tenant.id, "order-picking", 1).quantity_control == "exact"
+    assert store.at_version(tenant.id, "order-picking", 2).quantity_control == "exact"
+    assert store.at_version(tenant.id, "order-picking", 3).quantity_control == "none"
+    current = store.current(tenant.id, "order-picking")
     assert (current.version, current.quantity_control) == (4, "no_excess")
 
 
 def test_an_invalid_patch_changes_nothing(app_ctx: Flask, tenant: TenantKeys) -> None:
     with pytest.raises(Invalid) as info:
-        processes.save(
+        store.save(
             tenant.id,
             "order-picking",
             {"per_user_copy": True, "collective_work": True},
             partial=True,
         )
     assert "collective_work" in info.value.details["fields"]
-    current = processes.current(tenant.id, "order-picking")
+    current = store.current(tenant.id, "order-picking")
     assert (current.version, current.per_user_copy) == (1, False)
 
 
 def test_patch_of_a_missing_process_is_404(app_ctx: Flask, tenant: TenantKeys) -> None:
     with pytest.raises(NotFound) as info:
-        processes.save(tenant.id, "nope", {"enabled": False}, partial=True)
+        store.save(tenant.id, "nope", {"enabled": False}, partial=True)
     assert (info.value.status, info.value.code) == (404, "business_process_not_found")
 
 
@@ -523,17 +523,17 @@ def test_a_key_that_does_not_match_the_address_is_refused(
 ) -> None:
     body = {**MINIMAL, "key": "order-picking"}
     with pytest.raises(Invalid) as info:
-        processes.save(tenant.id, "price-check", body, partial=partial)
+        store.save(tenant.id, "price-check", body, partial=partial)
     assert info.value.status == 422
     assert "key" in info.value.details["fields"]
-    assert processes.current(tenant.id, "price-check").version == 1
-    assert processes.current(tenant.id, "order-picking").version == 1
+    assert store.current(tenant.id, "price-check").version == 1
+    assert store.current(tenant.id, "order-picking").version == 1
 
 
 def test_a_chain_loop_is_refused(app_ctx: Flask, tenant: TenantKeys) -> None:
     # transfer-shipment → transfer-receipt already; closing the circle is a loop.
     with pytest.raises(Invalid) as info:
-        processes.save(
+        store.save(
             tenant.id,
             "transfer-receipt",
             {"next_business_process": "transfer-shipment"},
@@ -544,19 +544,17 @@ def test_a_chain_loop_is_refused(app_ctx: Flask, tenant: TenantKeys) -> None:
     assert "next_business_process" in err.details["fields"]
     assert "transfer-receipt" in err.message
     assert "transfer-shipment" in err.message
-    assert processes.current(tenant.id, "transfer-receipt").version == 1
+    assert store.current(tenant.id, "transfer-receipt").version == 1
 
 
 def test_a_longer_chain_loop_is_refused(app_ctx: Flask, tenant: TenantKeys) -> None:
     # stock-count → order-picking → transfer-shipment → transfer-receipt → stock-count
-    processes.save(
+    store.save(
         tenant.id, "order-picking", {"next_business_process": "transfer-shipment"}, partial=True
     )
-    processes.save(
-        tenant.id, "stock-count", {"next_business_process": "order-picking"}, partial=True
-    )
+    store.save(tenant.id, "stock-count", {"next_business_process": "order-picking"}, partial=True)
     with pytest.raises(Invalid) as info:
-        processes.save(
+        store.save(
             tenant.id, "transfer-receipt", {"next_business_process": "stock-count"}, partial=True
         )
     assert info.value.code == "process_chain_loop"
@@ -565,7 +563,7 @@ def test_a_longer_chain_loop_is_refused(app_ctx: Flask, tenant: TenantKeys) -> N
 def test_a_chain_to_another_existing_process_is_accepted(
     app_ctx: Flask, tenant: TenantKeys
 ) -> None:
-    row = processes.save(
+    row = store.save(
         tenant.id, "transfer-receipt", {"next_business_process": "price-check"}, partial=True
     )
     assert row.definition["next_business_process"] == "price-check"
@@ -573,17 +571,17 @@ def test_a_chain_to_another_existing_process_is_accepted(
 
 def test_an_unknown_next_process_is_refused(app_ctx: Flask, tenant: TenantKeys) -> None:
     with pytest.raises(Invalid) as info:
-        processes.save(tenant.id, "price-check", {"next_business_process": "ghost"}, partial=True)
+        store.save(tenant.id, "price-check", {"next_business_process": "ghost"}, partial=True)
     err = info.value
     assert err.status == 422
     assert "next_business_process" in err.details["fields"]
     assert "ghost" in err.message
-    assert processes.current(tenant.id, "price-check").version == 1
+    assert store.current(tenant.id, "price-check").version == 1
 
 
 def test_edits_stay_within_the_tenant(
     app_ctx: Flask, tenant: TenantKeys, other_tenant: TenantKeys
 ) -> None:
-    processes.save(tenant.id, "price-check", {"enabled": False}, partial=True)
-    assert processes.current(other_tenant.id, "price-check").enabled is True
-    assert processes.current(other_tenant.id, "price-check").version == 1
+    store.save(tenant.id, "price-check", {"enabled": False}, partial=True)
+    assert store.current(other_tenant.id, "price-check").enabled is True
+    assert store.current(other_tenant.id, "price-check").version == 1

@@ -7,12 +7,13 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from relay import processes, users
+from relay.directory import users
+from relay.documents.routing import Addressee, GroupEntry, Plan, SqlDirectory, Target, route
 from relay.errors import Invalid, NotFound, RelayError
 from relay.extensions import db
 from relay.models import Device
-from relay.processes import Process
-from relay.routing import Addressee, GroupEntry, Plan, SqlDirectory, Target, route
+from relay.processes import schema
+from relay.processes.schema import Process
 from tests.helpers import TenantKeys
 
 PIN_MESSAGE = "Device not found by PIN 1234. Documents were not uploaded."
@@ -95,7 +96,7 @@ def make_process(**fields: Any) -> Process:
         "assign_to": "users",
         **fields,
     }
-    valid = processes.validate_definition(definition)
+    valid = schema.validate_definition(definition)
     return Process(key=valid["key"], version=1, definition=valid)
 
 

@@ -10,12 +10,12 @@ import requests
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from relay import webhooks
 from relay.errors import Invalid
 from relay.models import WebhookEndpoint
+from relay.online import guard, send, signing, webhook
 
 NOW = datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
-SETTINGS = webhooks.Settings(
+SETTINGS = send.Settings(
     connect_timeout=1.0,
     read_timeout=2.0,
     retry_schedule=(5.0, 30.0, 120.0),
@@ -26,35 +26,35 @@ SETTINGS = webhooks.Settings(
 
 
 def test_new_secret_is_whsec_and_32_random_bytes() -> None:
-    secret = webhooks.new_secret()
+    secret = signing.new_secret()
     assert secret.startswith("whsec_")
     assert len(base64.b64decode(secret.removeprefix("whsec_"))) == 32
-    assert webhooks.new_secret() != secret
+    assert signing.new_secret() != secret
 
 
 def test_signature_verifies_with_the_standardwebhooks_library() -> None:
-    secret = webhooks.new_secret()
+    secret = signing.new_secret()
     body = '{"type":"result.completed","data":{"name":"Молоко 1 л","qty":0.001}}'.encode()
-    headers = webhooks.headers([secret], "msg_1", body, datetime.now(UTC))
+    headers = signing.headers([secret], "msg_1", body, datetime.now(UTC))
     assert headers["webhook-id"] == "msg_1"
     assert headers["webhook-signature"].startswith("v1,")
     assert Webhook(secret).verify(body, headers)["data"]["name"] == "Молоко 1 л"
 
 
 def test_a_tampered_body_or_another_secret_fails_verification() -> None:
-    secret = webhooks.new_secret()
+    secret = signing.new_secret()
     body = b'{"a":1}'
-    headers = webhooks.headers([secret], "msg_1", body, datetime.now(UTC))
+    headers = signing.headers([secret], "msg_1", body, datetime.now(UTC))
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(b'{"a":2}', headers)
     with pytest.raises(WebhookVerificationError):
-        Webhook(webhooks.new_secret()).verify(body, headers)
+        Webhook(signing.new_secret()).verify(body, headers)
 
 
 def test_during_a_rotation_both_secrets_sign_and_either_verifies() -> None:
-    old, new = webhooks.new_secret(), webhooks.new_secret()
+    old, new = signing.new_secret(), signing.new_secret()
     body = b'{"a":1}'
-    headers = webhooks.headers([new, old], "msg_1", body, datetime.now(UTC))
+    headers = signing.headers([new, old], "msg_1", body, datetime.now(UTC))
     assert len(headers["webhook-signature"].split(" ")) == 2
     assert Webhook(old).verify(body, headers) == {"a": 1}
     assert Webhook(new).verify(body, headers) == {"a": 1}
@@ -64,34 +64,34 @@ def test_signing_secrets_include_the_previous_one_only_within_the_grace() -> Non
     endpoint = WebhookEndpoint(
         secret="whsec_new", previous_secret="whsec_old", previous_secret_expires_at=NOW
     )
-    assert webhooks.signing_secrets(endpoint, NOW - timedelta(seconds=1)) == [
+    assert webhook.signing_secrets(endpoint, NOW - timedelta(seconds=1)) == [
         "whsec_new",
         "whsec_old",
     ]
-    assert webhooks.signing_secrets(endpoint, NOW) == ["whsec_new"]
-    assert webhooks.grace_until(endpoint, NOW) is None
+    assert webhook.signing_secrets(endpoint, NOW) == ["whsec_new"]
+    assert webhook.grace_until(endpoint, NOW) is None
 
 
 def test_the_timestamp_header_is_the_unix_time_of_the_attempt() -> None:
-    headers = webhooks.headers(["whsec_" + "A" * 44], "msg_1", b"{}", NOW)
+    headers = signing.headers(["whsec_" + "A" * 44], "msg_1", b"{}", NOW)
     assert headers["webhook-timestamp"] == str(int(NOW.timestamp()))
 
 
 @pytest.mark.parametrize(("attempts", "step"), [(1, 5.0), (2, 30.0), (3, 120.0)])
 def test_retry_delay_follows_the_schedule_with_jitter(attempts: int, step: float) -> None:
-    delays = [webhooks.retry_delay(attempts, SETTINGS.retry_schedule) for _ in range(200)]
+    delays = [send.retry_delay(attempts, SETTINGS.retry_schedule) for _ in range(200)]
     assert all(d is not None and step * 0.8 <= d <= step * 1.2 for d in delays)
     assert len(set(delays)) > 1
 
 
 def test_after_the_last_scheduled_retry_there_is_none() -> None:
-    assert webhooks.retry_delay(4, SETTINGS.retry_schedule) is None
-    assert webhooks.retry_delay(0, SETTINGS.retry_schedule) is None
+    assert send.retry_delay(4, SETTINGS.retry_schedule) is None
+    assert send.retry_delay(0, SETTINGS.retry_schedule) is None
 
 
 def test_retry_after_is_a_floor_not_a_ceiling() -> None:
-    assert webhooks.retry_delay(1, SETTINGS.retry_schedule, retry_after=600) == 600
-    delay = webhooks.retry_delay(3, SETTINGS.retry_schedule, retry_after=1)
+    assert send.retry_delay(1, SETTINGS.retry_schedule, retry_after=600) == 600
+    delay = send.retry_delay(3, SETTINGS.retry_schedule, retry_after=1)
     assert delay is not None
     assert delay >= 96
 
@@ -103,7 +103,7 @@ def test_retry_after_is_a_floor_not_a_ceiling() -> None:
         (" 0 ", 0.0),
         ("Fri, 20 Nov 2026 10:16:00 GMT", 60.0),
         ("Fri, 20 Nov 2026 10:00:00 GMT", 0.0),
-        ("Sat, 20 Nov 2027 10:15:00 GMT", float(webhooks.RETRY_AFTER_MAX_SECONDS)),
+        ("Sat, 20 Nov 2027 10:15:00 GMT", float(send.RETRY_AFTER_MAX_SECONDS)),
         ("soon", None),
         ("-5", None),
         ("", None),
@@ -111,7 +111,7 @@ def test_retry_after_is_a_floor_not_a_ceiling() -> None:
     ],
 )
 def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
-    assert webhooks.parse_retry_after(value, NOW) == seconds
+    assert send.parse_retry_after(value, NOW) == seconds
 
 
 def test_the_lease_covers_both_timeouts_and_the_margin() -> None:
@@ -127,7 +127,7 @@ def test_settings_read_the_configuration() -> None:
         "WEBHOOK_ALLOW_PRIVATE": "true",
         "WEBHOOK_LEASE_MARGIN_SECONDS": 30,
     }
-    settings = webhooks.Settings.from_config(config)
+    settings = send.Settings.from_config(config)
     assert settings.retry_schedule == (5.0, 30.0)
     assert settings.allow_private is True
     assert settings.rotation_grace == timedelta(hours=1)
@@ -156,20 +156,20 @@ def test_settings_read_the_configuration() -> None:
     ],
 )
 def test_address_classification(address: str, reason: str | None) -> None:
-    assert webhooks.refusal(address) == reason
+    assert guard.refusal(address) == reason
 
 
 def _resolving_to(monkeypatch: pytest.MonkeyPatch, *addresses: str) -> None:
     def fake(host: str, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses]
 
-    monkeypatch.setattr(webhooks.socket, "getaddrinfo", fake)
+    monkeypatch.setattr(guard.socket, "getaddrinfo", fake)
 
 
 def test_check_url_refuses_a_host_with_any_private_address(monkeypatch: pytest.MonkeyPatch) -> None:
     _resolving_to(monkeypatch, "93.184.216.34", "10.0.0.5")
     with pytest.raises(Invalid) as caught:
-        webhooks.check_url("https://1c.example.com/hooks", allow_private=False)
+        guard.check_url("https://1c.example.com/hooks", allow_private=False)
     assert caught.value.code == "webhook_url_not_allowed"
     assert "10.0.0.5" in caught.value.message
     assert "RELAY_WEBHOOK_ALLOW_PRIVATE" in caught.value.message
@@ -177,19 +177,19 @@ def test_check_url_refuses_a_host_with_any_private_address(monkeypatch: pytest.M
 
 def test_check_url_accepts_a_public_host(monkeypatch: pytest.MonkeyPatch) -> None:
     _resolving_to(monkeypatch, "93.184.216.34")
-    webhooks.check_url("https://1c.example.com/hooks", allow_private=False)
+    guard.check_url("https://1c.example.com/hooks", allow_private=False)
 
 
 def test_check_url_refuses_loopback_literals() -> None:
     for url in ("http://127.0.0.1:8080/x", "http://[::1]/x", "http://localhost/x"):
         with pytest.raises(Invalid) as caught:
-            webhooks.check_url(url, allow_private=False)
+            guard.check_url(url, allow_private=False)
         assert caught.value.code == "webhook_url_not_allowed"
 
 
 def test_check_url_allows_private_addresses_on_a_lan_deployment() -> None:
-    webhooks.check_url("http://192.168.1.10/hs/relay", allow_private=True)
-    webhooks.check_url("http://1c-server.local/hs/relay", allow_private=True)
+    guard.check_url("http://192.168.1.10/hs/relay", allow_private=True)
+    guard.check_url("http://1c-server.local/hs/relay", allow_private=True)
 
 
 @pytest.mark.parametrize(
@@ -197,7 +197,7 @@ def test_check_url_allows_private_addresses_on_a_lan_deployment() -> None:
 )
 def test_check_url_wants_http_or_https_with_a_host(url: str) -> None:
     with pytest.raises(Invalid) as caught:
-        webhooks.check_url(url, allow_private=True)
+        guard.check_url(url, allow_private=True)
     assert caught.value.code == "invalid_webhook_url"
 
 
@@ -205,9 +205,9 @@ def test_check_url_refuses_a_host_that_does_not_resolve(monkeypatch: pytest.Monk
     def fail(*args: Any, **kwargs: Any) -> Any:
         raise socket.gaierror(-2, "Name or service not known")
 
-    monkeypatch.setattr(webhooks.socket, "getaddrinfo", fail)
+    monkeypatch.setattr(guard.socket, "getaddrinfo", fail)
     with pytest.raises(Invalid) as caught:
-        webhooks.check_url("https://nowhere.invalid/x", allow_private=False)
+        guard.check_url("https://nowhere.invalid/x", allow_private=False)
     assert caught.value.code == "webhook_url_unresolvable"
 
 
@@ -217,9 +217,9 @@ def test_the_guarded_session_refuses_a_loopback_peer_before_sending() -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         url = f"http://127.0.0.1:{listener.getsockname()[1]}/x"
-        session = webhooks.new_session(allow_private=False)
+        session = guard.new_session(allow_private=False)
         try:
-            attempt = webhooks.send(session, url, "msg_1", b"{}", [webhooks.new_secret()], SETTINGS)
+            attempt = send.send(session, url, "msg_1", b"{}", [signing.new_secret()], SETTINGS)
         finally:
             session.close()
     assert attempt.status is None
@@ -232,10 +232,10 @@ def test_a_refused_connection_is_reported_not_raised() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    session = webhooks.new_session(allow_private=True)
+    session = guard.new_session(allow_private=True)
     try:
-        attempt = webhooks.send(
-            session, f"http://127.0.0.1:{port}/", "msg_1", b"{}", [webhooks.new_secret()], SETTINGS
+        attempt = send.send(
+            session, f"http://127.0.0.1:{port}/", "msg_1", b"{}", [signing.new_secret()], SETTINGS
         )
     finally:
         session.close()
@@ -246,15 +246,15 @@ def test_a_refused_connection_is_reported_not_raised() -> None:
 
 
 def test_sessions_ignore_proxies_from_the_environment() -> None:
-    session = webhooks.new_session(allow_private=False)
+    session = guard.new_session(allow_private=False)
     try:
         assert session.trust_env is False
-        assert isinstance(session.get_adapter("https://x"), webhooks.GuardedAdapter)
+        assert isinstance(session.get_adapter("https://x"), guard.GuardedAdapter)
     finally:
         session.close()
-    plain = webhooks.new_session(allow_private=True)
+    plain = guard.new_session(allow_private=True)
     try:
-        assert not isinstance(plain.get_adapter("https://x"), webhooks.GuardedAdapter)
+        assert not isinstance(plain.get_adapter("https://x"), guard.GuardedAdapter)
         assert isinstance(plain.get_adapter("https://x"), requests.adapters.HTTPAdapter)
     finally:
         plain.close()

@@ -8,10 +8,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
-from relay import delivery, outbox, webhooks
 from relay.db import transaction
 from relay.extensions import db
 from relay.models import Instance, OutboxEntry, Result, WebhookEndpoint
+from relay.online import guard, outbox, send
+from relay.results import delivery
 from relay.timeutil import utcnow
 from relay.worker import Worker
 from tests.helpers import Client, TenantKeys
@@ -242,7 +243,7 @@ def test_a_result_acknowledged_after_the_lease_is_skipped_at_send_time(
     online: Client, tenant: TenantKeys, app: Flask, receiver: Receiver
 ) -> None:
     online.result(tenant, online.enroll(tenant, mode="online"))
-    settings = webhooks.Settings.from_config(app.config)
+    settings = send.Settings.from_config(app.config)
     with app.app_context():
         with transaction():
             ((tenant_id, entry_id),) = outbox.lease(
@@ -261,7 +262,7 @@ def test_a_worker_that_lost_its_lease_records_nothing(
     online: Client, tenant: TenantKeys, app: Flask, receiver: Receiver
 ) -> None:
     online.result(tenant, online.enroll(tenant, mode="online"))
-    settings = webhooks.Settings.from_config(app.config)
+    settings = send.Settings.from_config(app.config)
     with app.app_context():
         with transaction():
             ((tenant_id, entry_id),) = outbox.lease(
@@ -275,10 +276,10 @@ def test_a_worker_that_lost_its_lease_records_nothing(
                 (tenant_id, entry_id)
             ]
         with transaction():
-            verdict = delivery.record(tenant_id, entry_id, webhooks.Attempt(200), "w1", settings)
+            verdict = delivery.record(tenant_id, entry_id, send.Attempt(200), "w1", settings)
         assert verdict == "lost"
         with transaction():
-            assert delivery.record(tenant_id, entry_id, webhooks.Attempt(200), "w2", settings) == (
+            assert delivery.record(tenant_id, entry_id, send.Attempt(200), "w2", settings) == (
                 "delivered"
             )
         db.session.remove()
@@ -292,14 +293,14 @@ def test_a_stopping_worker_gives_the_rest_of_its_batch_back(
     terminal = online.enroll(tenant, mode="online")
     for n in range(3):
         online.result(tenant, terminal, n)
-    settings = webhooks.Settings.from_config(app.config)
+    settings = send.Settings.from_config(app.config)
     asked = []
 
     def stop_after_one() -> bool:
         asked.append(1)
         return len(asked) > 1
 
-    session = webhooks.new_session(allow_private=True)
+    session = guard.new_session(allow_private=True)
     try:
         with app.app_context():
             leased = delivery.deliver_batch(
@@ -378,16 +379,16 @@ def test_a_failure_inside_send_is_recorded_not_raised(
     receiver: Receiver,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken(*args: object, **kwargs: object) -> webhooks.Attempt:
+    def broken(*args: object, **kwargs: object) -> send.Attempt:
         raise RuntimeError("x" * 2000)
 
-    monkeypatch.setattr(webhooks, "send", broken)
+    monkeypatch.setattr(send, "send", broken)
     online.result(tenant, online.enroll(tenant, mode="online"))
     run_until(app, lambda: all_in("dead", app))
     (entry,) = entries(app)
     assert entry.last_error is not None
     assert entry.last_error.startswith("The relay failed while sending: RuntimeError")
-    assert len(entry.last_error) == webhooks.ERROR_TEXT_LIMIT
+    assert len(entry.last_error) == send.ERROR_TEXT_LIMIT
 
 
 def test_the_worker_returns_expired_claims_to_the_queue(

@@ -9,9 +9,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from relay import outbox
 from relay.extensions import db
 from relay.models import Document, Instance, OutboxEntry, Result
+from relay.online import outbox
 from relay.timeutil import utcnow
 from tests.helpers import Client, TenantKeys, doc
 from tests.receiver import Receiver, Reply, wait_for

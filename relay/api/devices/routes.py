@@ -4,7 +4,6 @@ from typing import Any
 
 from flask.views import MethodView
 
-from relay import devices
 from relay.api.base import (
     Blueprint,
     PageArgs,
@@ -24,6 +23,7 @@ from relay.api.devices.schemas import (
 )
 from relay.api.fields import Empty
 from relay.db import transaction
+from relay.directory import devices
 from relay.models import Device
 from relay.timeutil import iso
 

@@ -8,7 +8,6 @@ from flask import current_app
 from flask.views import MethodView
 from sqlalchemy import select
 
-from relay import collective, documents, events, lifecycle, routing
 from relay.api.base import Blueprint, authenticated, id_cursor, identity, page_limit, path_id
 from relay.api.documents.schemas import (
     ClosedOut,
@@ -22,11 +21,13 @@ from relay.api.documents.schemas import (
 )
 from relay.api.fields import Empty
 from relay.db import transaction
+from relay.documents import events, lifecycle, push, routing
+from relay.documents.routing import Addressee, Target
 from relay.errors import Invalid
 from relay.extensions import db
 from relay.models import Document, Instance, Result
-from relay.routing import Addressee, Target
 from relay.timeutil import iso
+from relay.work import collective
 
 blp = Blueprint(
     "documents",
@@ -46,7 +47,7 @@ def instance_out(instance: Instance, addressees: Sequence[Addressee]) -> dict[st
     }
 
 
-def pushed_out(outcome: documents.Pushed) -> dict[str, Any]:
+def pushed_out(outcome: push.Pushed) -> dict[str, Any]:
     document = outcome.document
     return {
         "id": str(document.id),
@@ -76,7 +77,7 @@ def summary_out(document: Document, state: str) -> dict[str, Any]:
 
 def document_out(document: Document) -> dict[str, Any]:
     """A document with its instances (who holds each), results and timeline."""
-    instances = documents.instances_of(document)
+    instances = push.instances_of(document)
     keys = lifecycle.addressee_keys(document.tenant_id, [i.id for i in instances])
     described = routing.describe_keys(document.tenant_id, [k for ks in keys.values() for k in ks])
     out = summary_out(document, lifecycle.document_state(i.state for i in instances))
@@ -152,7 +153,7 @@ class DocumentsView(MethodView):
         """Push documents under one business process, routed by its rules (all or none)."""
         _check_limits(data["documents"])
         with transaction():
-            outcomes = documents.push(
+            outcomes = push.push(
                 identity(),
                 data["business_process"],
                 Target.from_dict(data["target"]),
@@ -169,7 +170,7 @@ class DocumentsView(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List documents, oldest first, filtered by process, external id or state."""
         limit = page_limit(args["limit"])
-        rows = documents.search(
+        rows = push.search(
             identity().tenant_id,
             business_process=args.get("business_process"),
             external_id=args.get("external_id"),
@@ -178,7 +179,7 @@ class DocumentsView(MethodView):
             limit=limit,
         )
         page, more = rows[:limit], len(rows) > limit
-        states = documents.states_of(identity().tenant_id, [d.id for d in page])
+        states = push.states_of(identity().tenant_id, [d.id for d in page])
         return {
             "documents": [summary_out(d, states[d.id]) for d in page],
             "next": str(page[-1].id) if more else None,
@@ -191,7 +192,7 @@ class DocumentView(MethodView):
     @blp.response(200, DocumentOut)
     def get(self, document_id: str) -> dict[str, Any]:
         """Read a document with its instances, results and timeline."""
-        return document_out(documents.get(identity().tenant_id, path_id(document_id)))
+        return document_out(push.get(identity().tenant_id, path_id(document_id)))
 
 
 @blp.route("/<document_id>/cancel")
@@ -203,7 +204,7 @@ class CancelView(MethodView):
         """Cancel a document that is not completed yet; terminals see it cancelled."""
         doc_id: uuid.UUID = path_id(document_id)
         with transaction():
-            document, _instances = documents.cancel(identity(), doc_id)
+            document, _instances = push.cancel(identity(), doc_id)
         return document_out(document)
 
 
@@ -215,7 +216,7 @@ class RerouteView(MethodView):
     def post(self, data: dict[str, Any], document_id: str) -> dict[str, Any]:
         """Send a queued or claimed document to a new target; the old claim stops working."""
         with transaction():
-            document = documents.get(identity().tenant_id, path_id(document_id))
+            document = push.get(identity().tenant_id, path_id(document_id))
             lifecycle.reroute(
                 identity(), document, Target.from_dict(data["target"]), data["instance_id"]
             )
@@ -230,7 +231,7 @@ class ReleaseView(MethodView):
     def post(self, data: dict[str, Any], document_id: str) -> dict[str, Any]:
         """Take a claim away from a terminal (admin): the document goes back to the queue."""
         with transaction():
-            document = documents.get(identity().tenant_id, path_id(document_id))
+            document = push.get(identity().tenant_id, path_id(document_id))
             lifecycle.force_release(identity(), document, data["instance_id"])
         return document_out(document)
 
@@ -246,5 +247,5 @@ class CloseView(MethodView):
         Refused with 409 parts_open while a joined part is still open.
         """
         with transaction():
-            document = documents.get(identity().tenant_id, path_id(document_id))
+            document = push.get(identity().tenant_id, path_id(document_id))
             return collective.close_document(identity(), document, data["instance_id"])

@@ -5,10 +5,10 @@ from typing import Any
 from flask import current_app, request
 from flask.views import MethodView
 
-from relay import devices
 from relay.api.base import Blueprint, authenticated, identity
 from relay.api.enrollment.schemas import EnrollmentCodeIn, EnrollmentCodeOut
 from relay.db import transaction
+from relay.directory import devices
 from relay.timeutil import iso
 
 blp = Blueprint(

@@ -4,10 +4,10 @@ from typing import Any
 
 from flask.views import MethodView
 
-from relay import users
 from relay.api.base import Blueprint, authenticated, id_cursor, identity, page_limit
 from relay.api.groups.schemas import GroupIn, GroupList, GroupOut, GroupPatch, GroupQuery
 from relay.db import transaction
+from relay.directory import users
 from relay.models import Group
 from relay.timeutil import iso
 

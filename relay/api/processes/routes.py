@@ -4,11 +4,11 @@ from typing import Any
 
 from flask.views import MethodView
 
-from relay import processes
 from relay.api.base import Blueprint, authenticated, identity
 from relay.api.processes.schemas import ProcessIn, ProcessList, ProcessOut, ProcessPatch
 from relay.db import transaction
 from relay.models import BusinessProcess
+from relay.processes import schema, store
 from relay.timeutil import iso
 
 blp = Blueprint(
@@ -24,7 +24,7 @@ def process_out(row: BusinessProcess) -> dict[str, Any]:
         "key": row.key,
         "version": row.version,
         "updated_at": iso(row.updated_at),
-        "definition": processes.dump_definition(row.definition),
+        "definition": schema.dump_definition(row.definition),
     }
 
 
@@ -35,9 +35,7 @@ class ProcessesView(MethodView):
     def get(self) -> dict[str, Any]:
         """List the tenant's business processes at their current versions."""
         return {
-            "business_processes": [
-                process_out(r) for r in processes.list_current(identity().tenant_id)
-            ]
+            "business_processes": [process_out(r) for r in store.list_current(identity().tenant_id)]
         }
 
 
@@ -47,7 +45,7 @@ class ProcessView(MethodView):
     @blp.response(200, ProcessOut)
     def get(self, key: str) -> dict[str, Any]:
         """Read one business process."""
-        return process_out(processes.get(identity().tenant_id, key))
+        return process_out(store.get(identity().tenant_id, key))
 
     @authenticated("admin")
     @blp.arguments(ProcessIn)
@@ -55,7 +53,7 @@ class ProcessView(MethodView):
     def put(self, data: dict[str, Any], key: str) -> dict[str, Any]:
         """Replace a business process (or create it): every field, validated; version + 1."""
         with transaction():
-            row = processes.save(identity().tenant_id, key, data, partial=False)
+            row = store.save(identity().tenant_id, key, data, partial=False)
         return process_out(row)
 
     @authenticated("admin")
@@ -64,5 +62,5 @@ class ProcessView(MethodView):
     def patch(self, data: dict[str, Any], key: str) -> dict[str, Any]:
         """Change some fields of a business process; the result is validated; version + 1."""
         with transaction():
-            row = processes.save(identity().tenant_id, key, data, partial=True)
+            row = store.save(identity().tenant_id, key, data, partial=True)
         return process_out(row)

@@ -4,7 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from relay.api.base import ExplainsUnknown, Schema
-from relay.processes import KEY_PATTERN, ProcessSchema
+from relay.processes.schema import KEY_PATTERN, ProcessSchema
 
 
 class ProcessOut(Schema):

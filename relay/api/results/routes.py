@@ -5,10 +5,10 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 
-from relay import results
 from relay.api.base import Blueprint, as_built, authenticated, identity, page_limit, path_id
 from relay.api.results.schemas import AckIn, AckOut, ResultList, ResultOut, ResultQuery
 from relay.db import transaction
+from relay.results import feed, payloads
 
 blp = Blueprint(
     "results",
@@ -25,10 +25,10 @@ class ResultsView(MethodView):
     @blp.response(200, ResultList)
     def get(self, args: dict[str, Any]) -> Response:
         """List results not yet processed, in completion order."""
-        rows, cursor = results.feed(
+        rows, cursor = feed.feed(
             identity().tenant_id, after=args["after"], limit=page_limit(args["limit"])
         )
-        return as_built({"results": results.payloads(rows), "next": cursor})
+        return as_built({"results": payloads.payloads(rows), "next": cursor})
 
 
 @blp.route("/ack")
@@ -39,7 +39,7 @@ class AckView(MethodView):
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Mark results processed; acknowledging one twice is harmless."""
         with transaction():
-            processed, already = results.ack(identity(), data["ids"])
+            processed, already = feed.ack(identity(), data["ids"])
         return {
             "processed": [str(i) for i in processed],
             "already_processed": [str(i) for i in already],
@@ -52,5 +52,5 @@ class ResultView(MethodView):
     @blp.response(200, ResultOut)
     def get(self, result_id: str) -> dict[str, Any]:
         """Read one result, processed or not."""
-        result = results.get(identity().tenant_id, path_id(result_id, "result"))
-        return results.payloads([result])[0]
+        result = feed.get(identity().tenant_id, path_id(result_id, "result"))
+        return payloads.payloads([result])[0]

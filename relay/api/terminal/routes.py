@@ -8,7 +8,6 @@ import marshmallow as ma
 from flask import Response, current_app, request
 from flask.views import MethodView
 
-from relay import collective, completion, devices, inbox, lifecycle, lines, processes, users
 from relay.api.base import (
     Blueprint,
     as_built,
@@ -19,6 +18,7 @@ from relay.api.base import (
     path_id,
 )
 from relay.api.fields import Empty
+from relay.api.limits import limiter
 from relay.api.terminal.schemas import (
     BatchCompletion,
     BatchIn,
@@ -36,12 +36,16 @@ from relay.api.terminal.schemas import (
     StateOut,
     TerminalDocument,
 )
-from relay.auth import Identity
 from relay.db import transaction
+from relay.directory import devices, users
+from relay.directory.auth import Identity
+from relay.documents import inbox, lifecycle, lines
 from relay.errors import Forbidden, Invalid, RelayError, first_field_error
-from relay.extensions import db, limiter
+from relay.extensions import db
 from relay.models import Document, Instance
+from relay.processes import schema, store
 from relay.timeutil import iso, utcnow
+from relay.work import collective, completion
 
 blp = Blueprint(
     "terminal",
@@ -60,12 +64,12 @@ class _ProcessCache:
 
     def __init__(self, tenant_id: int) -> None:
         self.tenant_id = tenant_id
-        self._cache: dict[tuple[str, int], processes.Process] = {}
+        self._cache: dict[tuple[str, int], schema.Process] = {}
 
-    def of(self, document: Document) -> processes.Process:
+    def of(self, document: Document) -> schema.Process:
         key = (document.business_process, document.business_process_version)
         if key not in self._cache:
-            self._cache[key] = processes.at_version(self.tenant_id, *key)
+            self._cache[key] = store.at_version(self.tenant_id, *key)
         return self._cache[key]
 
 
@@ -73,7 +77,7 @@ def inbox_item(
     who: Identity,
     instance: Instance,
     document: Document,
-    process: processes.Process,
+    process: schema.Process,
     joined: set[uuid.UUID],
 ) -> dict[str, Any]:
     return {

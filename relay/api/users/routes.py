@@ -5,10 +5,10 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 
-from relay import users
 from relay.api.base import Blueprint, authenticated, id_cursor, identity, page_limit
 from relay.api.users.schemas import UserIn, UserList, UserOut, UserPatch, UserQuery
 from relay.db import transaction
+from relay.directory import users
 from relay.models import User
 from relay.timeutil import iso
 

@@ -5,7 +5,6 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 
-from relay import delivery, outbox, webhooks
 from relay.api.base import Blueprint, authenticated, identity, page_limit
 from relay.api.fields import Empty
 from relay.api.webhook.schemas import (
@@ -20,6 +19,8 @@ from relay.api.webhook.schemas import (
 from relay.db import transaction
 from relay.errors import Invalid
 from relay.models import Document, OutboxEntry, Result, WebhookEndpoint
+from relay.online import outbox, send, webhook
+from relay.results import delivery
 from relay.timeutil import iso, utcnow
 
 blp = Blueprint(
@@ -37,8 +38,8 @@ dead_blp = Blueprint(
 )
 
 
-def _settings() -> webhooks.Settings:
-    return webhooks.Settings.from_config(current_app.config)
+def _settings() -> send.Settings:
+    return send.Settings.from_config(current_app.config)
 
 
 def webhook_out(endpoint: WebhookEndpoint, secret: str | None = None) -> dict[str, Any]:
@@ -46,7 +47,7 @@ def webhook_out(endpoint: WebhookEndpoint, secret: str | None = None) -> dict[st
         "url": endpoint.url,
         "enabled": endpoint.enabled,
         "disabled_reason": endpoint.disabled_reason,
-        "previous_secret_valid_until": iso(webhooks.grace_until(endpoint, utcnow())),
+        "previous_secret_valid_until": iso(webhook.grace_until(endpoint, utcnow())),
         "created_at": iso(endpoint.created_at),
         "updated_at": iso(endpoint.updated_at),
         "outbox": outbox.counts(endpoint.tenant_id),
@@ -78,7 +79,7 @@ class WebhookView(MethodView):
     @blp.response(200, WebhookOut)
     def get(self) -> dict[str, Any]:
         """Read the webhook settings (the secret is never shown again)."""
-        return webhook_out(webhooks.get_endpoint(identity().tenant_id))
+        return webhook_out(webhook.get_endpoint(identity().tenant_id))
 
     @authenticated("admin")
     @blp.arguments(WebhookIn)
@@ -86,7 +87,7 @@ class WebhookView(MethodView):
     def put(self, data: dict[str, Any]) -> dict[str, Any]:
         """Set the webhook URL and switch deliveries on or off; the first PUT shows the secret."""
         with transaction():
-            endpoint, secret = webhooks.put_endpoint(
+            endpoint, secret = webhook.put_endpoint(
                 identity().tenant_id,
                 url=data["url"],
                 enabled=data["enabled"],
@@ -103,7 +104,7 @@ class RotateView(MethodView):
     def post(self, _data: dict[str, Any]) -> dict[str, Any]:
         """Issue a new secret, shown once; the old one keeps signing through the grace period."""
         with transaction():
-            endpoint, secret = webhooks.rotate_secret(
+            endpoint, secret = webhook.rotate_secret(
                 identity().tenant_id, _settings().rotation_grace
             )
         return webhook_out(endpoint, secret)

@@ -11,11 +11,11 @@ from typing import Any, Protocol
 
 from sqlalchemy import and_, select
 
-from relay import devices, inbox
+from relay.directory import addressees, devices
 from relay.errors import Invalid, NotFound
 from relay.extensions import db
 from relay.models import Device, Group, GroupMember, User
-from relay.processes import Process
+from relay.processes.schema import Process
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class Addressee:
     @property
     def key(self) -> str:
         if self.type == "all":
-            return inbox.ALL
+            return addressees.ALL
         assert self.id is not None
         return f"{self.type}:{self.id}"
 
@@ -311,7 +311,7 @@ def describe_keys(tenant_id: int, keys: Iterable[str]) -> dict[str, Addressee]:
     wanted: dict[str, list[uuid.UUID]] = {"device": [], "user": [], "group": []}
     out: dict[str, Addressee] = {}
     for key in set(keys):
-        kind, ident = inbox.split_key(key)
+        kind, ident = addressees.split_key(key)
         if ident is None:
             out[key] = Addressee(type="all")
         else:
@@ -320,17 +320,19 @@ def describe_keys(tenant_id: int, keys: Iterable[str]) -> dict[str, Addressee]:
         for device in db.session.scalars(
             select(Device).where(Device.tenant_id == tenant_id, Device.id.in_(wanted["device"]))
         ):
-            out[inbox.device_key(device.id)] = _device(device)
+            out[addressees.device_key(device.id)] = _device(device)
     if wanted["user"]:
         for user in db.session.scalars(
             select(User).where(User.tenant_id == tenant_id, User.id.in_(wanted["user"]))
         ):
-            out[inbox.user_key(user.id)] = _user(user)
+            out[addressees.user_key(user.id)] = _user(user)
     if wanted["group"]:
         for group in db.session.scalars(
             select(Group).where(Group.tenant_id == tenant_id, Group.id.in_(wanted["group"]))
         ):
-            out[inbox.group_key(group.id)] = Addressee(type="group", id=group.id, name=group.name)
+            out[addressees.group_key(group.id)] = Addressee(
+                type="group", id=group.id, name=group.name
+            )
     return out
 
 

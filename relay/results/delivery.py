@@ -19,13 +19,15 @@ import requests
 from sqlalchemy import and_, select
 from sqlalchemy.exc import DBAPIError
 
-from relay import lifecycle, outbox, results, webhooks
 from relay.db import transaction
+from relay.documents import lifecycle
 from relay.extensions import db
 from relay.ids import new_id
 from relay.jsonutil import dumps
 from relay.models import OutboxEntry, Result
 from relay.models.webhook import webhook_id
+from relay.online import guard, outbox, send, webhook
+from relay.results import payloads
 from relay.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
@@ -56,13 +58,13 @@ def result_body(result: Result) -> bytes:
         {
             "type": "result.completed",
             "timestamp": iso(result.completed_at),
-            "data": results.payloads([result])[0],
+            "data": payloads.payloads([result])[0],
         }
     )
 
 
 def prepare(
-    tenant_id: int, entry_id: uuid.UUID, worker_id: str, settings: webhooks.Settings
+    tenant_id: int, entry_id: uuid.UUID, worker_id: str, settings: send.Settings
 ) -> Delivery | None:
     """Renew the lease on one entry and build its request; None when there is nothing to send.
 
@@ -79,7 +81,7 @@ def prepare(
         entry.state = "skipped"
         entry.leased_until = None
         return None
-    endpoint = webhooks.find_endpoint(tenant_id)
+    endpoint = webhook.find_endpoint(tenant_id)
     if endpoint is None or not endpoint.enabled:
         outbox.release([(tenant_id, entry_id)], worker_id, now)
         return None
@@ -93,7 +95,7 @@ def prepare(
         result_id=result.id,
         webhook_id=entry.webhook_id,
         url=endpoint.url,
-        secrets=webhooks.signing_secrets(endpoint, now),
+        secrets=webhook.signing_secrets(endpoint, now),
         body=result_body(result),
         attempt=entry.attempts + 1,
     )
@@ -102,9 +104,9 @@ def prepare(
 def record(
     tenant_id: int,
     entry_id: uuid.UUID,
-    attempt: webhooks.Attempt,
+    attempt: send.Attempt,
     worker_id: str,
-    settings: webhooks.Settings,
+    settings: send.Settings,
 ) -> str:
     """Record what an attempt came to; return the verdict (delivered, retry, dead, gone, lost).
 
@@ -126,12 +128,12 @@ def record(
         return "lost"
     entry.leased_until = None
     entry.last_status = attempt.status
-    entry.last_error = attempt.error[: webhooks.ERROR_TEXT_LIMIT] if attempt.error else None
+    entry.last_error = attempt.error[: send.ERROR_TEXT_LIMIT] if attempt.error else None
     entry.last_attempt_at = now
     if attempt.status == 410:
-        endpoint = webhooks.find_endpoint(tenant_id, for_update=True)
+        endpoint = webhook.find_endpoint(tenant_id, for_update=True)
         if endpoint is not None:
-            webhooks.disable(endpoint, webhooks.gone_reason(now))
+            webhook.disable(endpoint, send.gone_reason(now))
         entry.next_attempt_at = now
         return "gone"
     entry.attempts += 1
@@ -143,7 +145,7 @@ def record(
         if entry.attempts > 1:
             outbox.hurry(tenant_id, now)
         return "delivered"
-    delay = webhooks.retry_delay(entry.attempts, settings.retry_schedule, attempt.retry_after)
+    delay = send.retry_delay(entry.attempts, settings.retry_schedule, attempt.retry_after)
     if delay is None:
         entry.state = "dead"
         return "dead"
@@ -154,7 +156,7 @@ def record(
 def deliver_batch(
     session: requests.Session,
     worker_id: str,
-    settings: webhooks.Settings,
+    settings: send.Settings,
     *,
     limit: int,
     should_stop: Callable[[], bool] = lambda: False,
@@ -180,7 +182,7 @@ def deliver_one(
     tenant_id: int,
     entry_id: uuid.UUID,
     worker_id: str,
-    settings: webhooks.Settings,
+    settings: send.Settings,
 ) -> str | None:
     """Deliver one leased entry; return the verdict, or None when nothing was sent."""
     try:
@@ -192,20 +194,20 @@ def deliver_one(
         # A delivery the relay cannot even build (a bug, a broken row) must not be retried
         # forever at every lease: it goes through the schedule to the dead letters instead.
         log.exception("cannot build webhook %s", webhook_id(entry_id))
-        attempt = webhooks.Attempt(None, f"The relay could not build this delivery: {err}")
+        attempt = send.Attempt(None, f"The relay could not build this delivery: {err}")
         with transaction():
             return record(tenant_id, entry_id, attempt, worker_id, settings)
     if delivery is None:
         return None
     try:
-        attempt = webhooks.send(
+        attempt = send.send(
             session, delivery.url, delivery.webhook_id, delivery.body, delivery.secrets, settings
         )
     except Exception as err:
         # send() reports every network failure itself; anything else is a bug, which must not
         # take the worker down with it (nor be retried at every lease, as above).
         log.exception("sending webhook %s failed", delivery.webhook_id)
-        attempt = webhooks.Attempt(None, f"The relay failed while sending: {err!r}")
+        attempt = send.Attempt(None, f"The relay failed while sending: {err!r}")
     with transaction():
         verdict = record(tenant_id, entry_id, attempt, worker_id, settings)
     log.log(
@@ -233,19 +235,19 @@ class Ping:
 
 def ping_for(tenant_id: int, tenant_name: str, now: datetime) -> Ping:
     """Build a signed ``ping`` for the tenant's endpoint (enabled or not)."""
-    endpoint = webhooks.get_endpoint(tenant_id)
+    endpoint = webhook.get_endpoint(tenant_id)
     return Ping(
         url=endpoint.url,
-        secrets=webhooks.signing_secrets(endpoint, now),
+        secrets=webhook.signing_secrets(endpoint, now),
         webhook_id=webhook_id(new_id()),
         body=encode({"type": "ping", "timestamp": iso(now), "data": {"tenant": tenant_name}}),
     )
 
 
-def send_ping(ping: Ping, settings: webhooks.Settings) -> webhooks.Attempt:
+def send_ping(ping: Ping, settings: send.Settings) -> send.Attempt:
     """Send a ping now, with a session of its own."""
-    session = webhooks.new_session(allow_private=settings.allow_private)
+    session = guard.new_session(allow_private=settings.allow_private)
     try:
-        return webhooks.send(session, ping.url, ping.webhook_id, ping.body, ping.secrets, settings)
+        return send.send(session, ping.url, ping.webhook_id, ping.body, ping.secrets, settings)
     finally:
         session.close()

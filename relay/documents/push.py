@@ -10,13 +10,15 @@ from typing import Any
 from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 
-from relay import events, inbox, lifecycle, processes, routing
-from relay.auth import Identity
+from relay.directory import addressees
+from relay.directory.auth import Identity
+from relay.documents import events, lifecycle, routing
+from relay.documents.routing import Addressee, Target
 from relay.errors import Conflict, Invalid, NotFound
 from relay.extensions import db
 from relay.jsonutil import canonical
 from relay.models import Document, Instance
-from relay.routing import Addressee, Target
+from relay.processes import schema, store
 from relay.timeutil import utcnow
 
 
@@ -47,7 +49,7 @@ def content_hash(doc: Mapping[str, Any], target: Target, next_target: Target) ->
     return hashlib.sha256(canonical(material).encode()).hexdigest()
 
 
-def check_lines(process: processes.Process, doc: Mapping[str, Any], index: int) -> None:
+def check_lines(process: schema.Process, doc: Mapping[str, Any], index: int) -> None:
     """Refuse duplicate line ids and, under quantity control, lines without a declared qty."""
     counts = Counter(str(line["line_id"]) for line in doc.get("lines") or [])
     duplicates = sorted(line_id for line_id, n in counts.items() if n > 1)
@@ -83,9 +85,9 @@ def check_lines(process: processes.Process, doc: Mapping[str, Any], index: int) 
             )
 
 
-def enabled_process(tenant_id: int, key: str) -> processes.Process:
+def enabled_process(tenant_id: int, key: str) -> schema.Process:
     """The current version of a process that accepts documents."""
-    process = processes.current(tenant_id, key)
+    process = store.current(tenant_id, key)
     if not process.enabled:
         raise Invalid(
             f"Business process {key!r} is disabled; an admin can enable it.",
@@ -141,7 +143,7 @@ def push(
 
 def _push_one(
     by: Identity,
-    process: processes.Process,
+    process: schema.Process,
     target: Target,
     next_target: Target,
     plan: routing.Plan,
@@ -185,7 +187,7 @@ def _push_one(
     existing.updated_at = utcnow()
     events.record(by.tenant_id, existing.id, "replaced", by, version=existing.version)
     # Every inbox that listed the document sees it change (or go).
-    inbox.touch(by.tenant_id, [k for ks in keys.values() for k in ks])
+    addressees.touch(by.tenant_id, [k for ks in keys.values() for k in ks])
     current_plan = sorted(sorted(ks) for ks in keys.values())
     wanted_plan = sorted(sorted(a.key for a in group) for group in plan)
     if not revive and current_plan == wanted_plan:
@@ -225,7 +227,7 @@ def _existing(
 
 def create(
     by: Identity,
-    process: processes.Process,
+    process: schema.Process,
     doc: Mapping[str, Any],
     *,
     target: Target,

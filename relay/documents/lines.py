@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from relay.errors import Invalid
-from relay.processes import LINE_FIELDS_ALWAYS_ACCEPTED, LINE_FIELDS_ALWAYS_SENT, Process
+from relay.processes.schema import LINE_FIELDS_ALWAYS_ACCEPTED, LINE_FIELDS_ALWAYS_SENT, Process
 
 Line = dict[str, Any]
 

@@ -5,13 +5,14 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from relay import collective, lifecycle, lines
-from relay.auth import Identity
+from relay.directory.auth import Identity
+from relay.documents import lifecycle, lines
 from relay.errors import Invalid
 from relay.extensions import db
 from relay.jsonutil import canonical
 from relay.models import Submission
-from relay.results import Outcome, finish
+from relay.work import collective
+from relay.work.finish import Outcome, finish
 
 
 def _request_hash(instance_id: uuid.UUID, payload: Mapping[str, Any]) -> str:

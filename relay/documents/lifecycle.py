@@ -16,8 +16,10 @@ from typing import Any
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.orm import defer
 
-from relay import events, inbox, outbox, processes, routing
-from relay.auth import Identity
+from relay.directory import addressees
+from relay.directory.auth import Identity
+from relay.documents import events, inbox, routing
+from relay.documents.routing import Addressee, Target
 from relay.errors import Conflict, Invalid, NotFound
 from relay.extensions import db
 from relay.ids import hash_token, new_token
@@ -31,24 +33,25 @@ from relay.models import (
     Result,
     User,
 )
-from relay.routing import Addressee, Target
+from relay.online import outbox
+from relay.processes import schema, store
 from relay.timeutil import iso, utcnow
 
 CLAIM_TOKEN_PREFIX = "relay_clm"  # noqa: S105 - a prefix, not a secret
 OPEN_STATES = ("queued", "claimed")
 
 
-def create(document: Document, addressees: Sequence[Addressee]) -> Instance:
+def create(document: Document, to: Sequence[Addressee]) -> Instance:
     """Create a queued instance of ``document`` for these addressees."""
     instance = Instance(tenant_id=document.tenant_id, document_id=document.id)
     db.session.add(instance)
     db.session.flush()
-    _address(instance, addressees)
+    _address(instance, to)
     return instance
 
 
-def _address(instance: Instance, addressees: Sequence[Addressee]) -> None:
-    for addressee in addressees:
+def _address(instance: Instance, to: Sequence[Addressee]) -> None:
+    for addressee in to:
         db.session.add(
             InstanceAddressee(
                 tenant_id=instance.tenant_id,
@@ -57,7 +60,7 @@ def _address(instance: Instance, addressees: Sequence[Addressee]) -> None:
                 listed=instance.state in OPEN_STATES,
             )
         )
-    inbox.touch(instance.tenant_id, [a.key for a in addressees])
+    addressees.touch(instance.tenant_id, [a.key for a in to])
 
 
 def addressee_keys(tenant_id: int, instance_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
@@ -78,9 +81,9 @@ def addressee_keys(tenant_id: int, instance_ids: Iterable[uuid.UUID]) -> dict[uu
 def holder_keys(instance: Instance) -> list[str]:
     keys = []
     if instance.holder_device_id is not None:
-        keys.append(inbox.device_key(instance.holder_device_id))
+        keys.append(addressees.device_key(instance.holder_device_id))
     if instance.holder_user_id is not None:
-        keys.append(inbox.user_key(instance.holder_user_id))
+        keys.append(addressees.user_key(instance.holder_user_id))
     return keys
 
 
@@ -102,7 +105,7 @@ def move(instance: Instance, state: str, keys: Sequence[str], *, collective: boo
         )
         .values(listed=listed)
     )
-    inbox.touch(instance.tenant_id, [*keys, *holder_keys(instance)])
+    addressees.touch(instance.tenant_id, [*keys, *holder_keys(instance)])
 
 
 @dataclass
@@ -114,8 +117,8 @@ class Loaded:
     keys: list[str]
 
     @cached_property
-    def process(self) -> processes.Process:
-        return processes.at_version(
+    def process(self) -> schema.Process:
+        return store.at_version(
             self.document.tenant_id,
             self.document.business_process,
             self.document.business_process_version,
@@ -372,7 +375,7 @@ def release(identity: Identity, instance_id: uuid.UUID) -> Instance:
     if instance.state == "cancelled" and held:
         old = holder_keys(instance)
         instance.holder_device_id = instance.holder_user_id = None
-        inbox.touch(instance.tenant_id, old)
+        addressees.touch(instance.tenant_id, old)
         events.record(
             identity.tenant_id,
             instance.document_id,
@@ -415,7 +418,7 @@ def _leave(identity: Identity, loaded: Loaded) -> None:
     part.token_hash = None
     db.session.flush()
     if instance.state == "cancelled":
-        inbox.touch(instance.tenant_id, [*loaded.keys, *inbox.keys_of(identity)])
+        addressees.touch(instance.tenant_id, [*loaded.keys, *addressees.keys_of(identity)])
         events.record(
             identity.tenant_id,
             instance.document_id,

@@ -13,14 +13,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from relay import events, lifecycle, lines, results
-from relay.auth import Identity
+from relay.directory.auth import Identity
+from relay.documents import events, lifecycle, lines
 from relay.errors import Conflict
 from relay.extensions import db
 from relay.ids import hash_token, new_token
 from relay.models import Device, Document, Instance, Part, Result
-from relay.results import Outcome
 from relay.timeutil import iso, utcnow
+from relay.work import finish
+from relay.work.finish import Outcome
 
 PART_TOKEN_PREFIX = "relay_prt"  # noqa: S105 - a prefix, not a secret
 
@@ -189,7 +190,7 @@ def close_instance(by: Identity, loaded: lifecycle.Loaded) -> list[Result]:
         ]
     for part in submitted:
         part.token_hash = None
-    return results.finish(
+    return finish.finish(
         by, loaded, outcomes, merged, device_mode=by.device_mode or _last_device_mode(submitted)
     )
 

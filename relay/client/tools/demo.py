@@ -26,7 +26,7 @@ from relay.client import (
     StoreAndForward,
     TerminalClient,
 )
-from relay.localserver import LocalRelay, free_port, group_alive
+from relay.client.tools.localserver import LocalRelay, free_port, group_alive
 
 SUPPLIER_ORDER = {
     "external_id": "ЗаказПоставщику-0000-000123",

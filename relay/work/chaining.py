@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from relay import documents, events, routing
-from relay.auth import Identity
+from relay.directory.auth import Identity
+from relay.documents import events, push, routing
+from relay.documents.routing import Target
 from relay.errors import RelayError
 from relay.extensions import db
 from relay.jsonutil import canonical
 from relay.models import Document, Result
-from relay.routing import Target
 
 _RESULT_ONLY = ("actual", "actual_qty", "declared_qty")
 
@@ -96,7 +96,7 @@ def start_next(
         return None
     try:
         with db.session.begin_nested():
-            process = documents.enabled_process(source.tenant_id, next_key)
+            process = push.enabled_process(source.tenant_id, next_key)
             target = Target.from_dict(source.next_target)
             plan = routing.route(process, target, routing.SqlDirectory(source.tenant_id))
             doc = {
@@ -107,7 +107,7 @@ def start_next(
                 "lines": declared_from_result(lines, undeclared),
             }
             digest = hashlib.sha256(canonical(doc).encode()).hexdigest()
-            pushed = documents.create(
+            pushed = push.create(
                 by,
                 process,
                 doc,

@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlalchemy import and_, delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from relay import auth, inbox
-from relay.auth import Identity
+from relay.directory import addressees, auth
+from relay.directory.auth import Identity
 from relay.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from relay.extensions import db
 from relay.models import Group, GroupMember, User
@@ -216,7 +216,7 @@ def set_members(group: Group, member_logins: Sequence[str]) -> None:
         )
     for user_id in sorted(added):
         db.session.add(GroupMember(tenant_id=group.tenant_id, group_id=group.id, user_id=user_id))
-    inbox.touch(group.tenant_id, [inbox.user_key(uid) for uid in removed | added])
+    addressees.touch(group.tenant_id, [addressees.user_key(uid) for uid in removed | added])
 
 
 def rename_group(group: Group, name: str) -> None:

@@ -11,7 +11,8 @@ import segno
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from relay import auth, inbox
+from relay.directory import addressees, auth
+from relay.documents import inbox
 from relay.errors import Invalid, NotFound, Unauthorized
 from relay.extensions import db
 from relay.ids import hash_token
@@ -251,7 +252,7 @@ def unfinished_instances(device: Device) -> list[dict[str, str]]:
     )
     queued = select(InstanceAddressee.instance_id).where(
         InstanceAddressee.tenant_id == device.tenant_id,
-        InstanceAddressee.key == inbox.device_key(device.id),
+        InstanceAddressee.key == addressees.device_key(device.id),
         InstanceAddressee.listed,
     )
     joined = select(Part.instance_id).where(

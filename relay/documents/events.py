@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from relay.auth import Identity
+from relay.directory.auth import Identity
 from relay.extensions import db
 from relay.models import Event
 

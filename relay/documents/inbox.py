@@ -9,29 +9,25 @@ The counters are read before the documents, so an ETag is never newer than the l
 
 import hashlib
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, and_, bindparam, literal, select, union_all, update
+from sqlalchemy import BindParameter, Select, and_, bindparam, literal, select, union_all
 from sqlalchemy.orm import defer
 
-from relay.auth import Identity
+from relay.directory.addressees import ALL, device_key, group_key, user_key
+from relay.directory.auth import Identity
 from relay.extensions import db
 from relay.models import (
-    Device,
     Document,
     Group,
     GroupMember,
     Instance,
     InstanceAddressee,
     Part,
-    Tenant,
 )
-from relay.models import User as UserModel
 
-ALL = "all"
 HELD_STATES = ("claimed", "cancelled")
 
 # The inbox's partial indexes are chosen only when the query names the same states as their
@@ -39,64 +35,6 @@ HELD_STATES = ("claimed", "cancelled")
 # constants go into the SQL as literals.
 HELD: BindParameter[Any] = bindparam(None, HELD_STATES, expanding=True, literal_execute=True)
 OPEN = literal("open", literal_execute=True)
-
-
-def device_key(device_id: uuid.UUID) -> str:
-    return f"device:{device_id}"
-
-
-def user_key(user_id: uuid.UUID) -> str:
-    return f"user:{user_id}"
-
-
-def group_key(group_id: uuid.UUID) -> str:
-    return f"group:{group_id}"
-
-
-def split_key(key: str) -> tuple[str, uuid.UUID | None]:
-    """Return (type, id) of an addressee key; ``all`` has no id."""
-    if key == ALL:
-        return ALL, None
-    kind, _, raw = key.partition(":")
-    return kind, uuid.UUID(raw)
-
-
-def keys_of(identity: Identity) -> list[str]:
-    """The caller's own keys: its device and, in a session, its operator."""
-    keys = []
-    if identity.device_id is not None:
-        keys.append(device_key(identity.device_id))
-    if identity.user_id is not None:
-        keys.append(user_key(identity.user_id))
-    return keys
-
-
-def touch(tenant_id: int, keys: Iterable[str]) -> None:
-    """Bump the inbox counters of these addressees (call inside the changing transaction)."""
-    by_kind: dict[str, set[uuid.UUID]] = defaultdict(set)
-    touch_all = False
-    for key in keys:
-        kind, ident = split_key(key)
-        if ident is None:
-            touch_all = True
-        else:
-            by_kind[kind].add(ident)
-    # A fixed order of tables and ids keeps concurrent transactions from deadlocking.
-    if touch_all:
-        db.session.execute(
-            update(Tenant)
-            .where(Tenant.id == tenant_id)
-            .values(all_inbox_seq=Tenant.all_inbox_seq + 1)
-        )
-    for model, kind in ((Device, "device"), (UserModel, "user"), (Group, "group")):
-        ids = sorted(by_kind.get(kind, ()))
-        if ids:
-            db.session.execute(
-                update(model)
-                .where(model.tenant_id == tenant_id, model.id.in_(ids))
-                .values(inbox_seq=model.inbox_seq + 1)
-                .execution_options(synchronize_session=False)
-            )
 
 
 @dataclass(frozen=True)

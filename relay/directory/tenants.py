@@ -5,10 +5,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from relay import auth, processes
+from relay.directory import auth
 from relay.errors import Conflict, Invalid, NotFound
 from relay.extensions import db
 from relay.models import Tenant
+from relay.processes import files, store
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,11 @@ def create(name: str, definitions: list[dict[str, Any]] | None = None) -> NewTen
     if db.session.scalars(select(Tenant).where(Tenant.name == name)).first() is not None:
         raise Conflict(f"A tenant named {name!r} already exists.", code="tenant_exists")
     if definitions is None:
-        definitions = list(processes.load_directory(processes.shipped_directory()).values())
+        definitions = list(files.load_directory(files.shipped_directory()).values())
     tenant = Tenant(name=name)
     db.session.add(tenant)
     db.session.flush()
-    processes.install(tenant.id, definitions)
+    store.install(tenant.id, definitions)
     admin_key = auth.issue(tenant.id, "admin")
     accounting_key = auth.issue(tenant.id, "accounting")
     return NewTenant(tenant=tenant, admin_key=admin_key, accounting_key=accounting_key)

@@ -1,0 +1,1 @@
+"""Programs built on the client: the demo and a local relay server."""

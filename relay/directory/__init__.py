@@ -1,0 +1,1 @@
+"""Who is who in a tenant: tenants, devices, users, groups, credentials."""

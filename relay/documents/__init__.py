@@ -1,0 +1,1 @@
+"""A document's life: push, routing, instances and their states, inbox."""

@@ -1,0 +1,1 @@
+"""Online mode's transport: the webhook endpoint, signing, sending, outbox."""

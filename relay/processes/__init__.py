@@ -1,0 +1,1 @@
+"""Business processes: the rules a document is routed and worked by."""

@@ -1,0 +1,194 @@
+"""The schema every business-process definition must pass, and the typed ``Process``."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import validate
+
+from relay.errors import Invalid, first_field_error
+
+KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+
+# Line fields every terminal receives and may send, whatever the process says. The declared
+# quantity goes only where lines_to_terminal lists it (or sends everything): a stock count is
+# counted blind.
+LINE_FIELDS_ALWAYS_SENT = ("line_id",)
+LINE_FIELDS_ALWAYS_ACCEPTED = ("line_id", "qty")
+
+
+class _Strict(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class OnLoadSchema(_Strict):
+    create_new_document = ma.fields.Boolean(load_default=True)
+    post_after_load = ma.fields.Boolean(load_default=False)
+    write_after_load = ma.fields.String(
+        load_default="always", validate=validate.OneOf(["always", "online_only", "never"])
+    )
+
+
+class AssigneesSchema(_Strict):
+    users = ma.fields.List(ma.fields.String(validate=validate.Length(1, 64)), load_default=list)
+    groups = ma.fields.List(ma.fields.String(validate=validate.Length(1, 100)), load_default=list)
+
+
+_FIELD_NAME = ma.fields.String(validate=validate.Regexp(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"))
+
+
+class FieldsSchema(_Strict):
+    """Which fields travel: ``null`` (the default for what goes to terminals) means all."""
+
+    header_to_terminal = ma.fields.List(_FIELD_NAME, allow_none=True, load_default=None)
+    lines_to_terminal = ma.fields.List(_FIELD_NAME, allow_none=True, load_default=None)
+    header_from_terminal = ma.fields.List(_FIELD_NAME, load_default=lambda: ["comment"])
+    lines_from_terminal = ma.fields.List(
+        _FIELD_NAME,
+        load_default=lambda: [
+            "product_id",
+            "barcode",
+            "name",
+            "unit",
+            "serial",
+            "lot",
+            "cell",
+            "marking_code",
+            "expiry_date",
+        ],
+    )
+
+
+class ProcessSchema(_Strict):
+    """A business process as written in YAML and as sent to the admin API."""
+
+    key = ma.fields.String(required=True, validate=validate.Regexp(KEY_PATTERN))
+    name = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    enabled = ma.fields.Boolean(load_default=True)
+    source_document_type = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    terminal_document_type = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    result_document_type = ma.fields.String(required=True, validate=validate.Length(1, 200))
+    load_into_source_document = ma.fields.Boolean(load_default=False)
+    next_business_process = ma.fields.String(
+        load_default=None, allow_none=True, validate=validate.Regexp(KEY_PATTERN)
+    )
+    assign_to = ma.fields.String(required=True, validate=validate.OneOf(["users", "device"]))
+    assignees = ma.fields.Nested(AssigneesSchema, load_default=None, allow_none=True)
+    per_user_copy = ma.fields.Boolean(load_default=False)
+    collective_work = ma.fields.Boolean(load_default=False)
+    keep_merged_document = ma.fields.Boolean(load_default=True)
+    quantity_control = ma.fields.String(
+        load_default="none", validate=validate.OneOf(["none", "no_excess", "exact"])
+    )
+    on_load = ma.fields.Nested(OnLoadSchema, load_default=lambda: OnLoadSchema().load({}))
+    # Named apart from Schema.fields; read and written as "fields".
+    field_rules = ma.fields.Nested(
+        FieldsSchema,
+        data_key="fields",
+        attribute="fields",
+        load_default=lambda: FieldsSchema().load({}),
+    )
+    claim_limit_minutes = ma.fields.Integer(
+        load_default=None, allow_none=True, strict=True, validate=validate.Range(1, 60 * 24 * 30)
+    )
+
+    @ma.validates_schema
+    def _coherent(self, data: dict[str, Any], *, partial: Any = None, **_kwargs: Any) -> None:
+        if partial:
+            return  # a PATCH: the merged whole is validated again before it is saved
+        assignees = data.get("assignees")
+        if data["assign_to"] == "device":
+            if assignees and (assignees["users"] or assignees["groups"]):
+                raise ma.ValidationError(
+                    "Fixed assignees need assign_to: users; a device process is sent to a device.",
+                    "assignees",
+                )
+            if data["per_user_copy"]:
+                raise ma.ValidationError(
+                    "per_user_copy needs assign_to: users; a device has no users to copy for.",
+                    "per_user_copy",
+                )
+            if data["collective_work"]:
+                raise ma.ValidationError(
+                    "collective_work needs assign_to: users; users join a collective document.",
+                    "collective_work",
+                )
+        if data["per_user_copy"] and data["collective_work"]:
+            raise ma.ValidationError(
+                "A process is either worked together (collective_work) or copied per user "
+                "(per_user_copy), not both.",
+                "collective_work",
+            )
+        if data.get("key") and data.get("next_business_process") == data["key"]:
+            raise ma.ValidationError("A process cannot chain to itself.", "next_business_process")
+
+
+_schema = ProcessSchema()
+
+
+@dataclass(frozen=True)
+class Process:
+    """A validated definition, typed for the rules that read it."""
+
+    key: str
+    version: int
+    definition: Mapping[str, Any]
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.definition["enabled"])
+
+    @property
+    def assign_to(self) -> str:
+        return str(self.definition["assign_to"])
+
+    @property
+    def fixed_users(self) -> list[str]:
+        return list((self.definition.get("assignees") or {}).get("users") or [])
+
+    @property
+    def fixed_groups(self) -> list[str]:
+        return list((self.definition.get("assignees") or {}).get("groups") or [])
+
+    @property
+    def has_fixed_assignees(self) -> bool:
+        return bool(self.fixed_users or self.fixed_groups)
+
+    @property
+    def per_user_copy(self) -> bool:
+        return bool(self.definition["per_user_copy"])
+
+    @property
+    def collective_work(self) -> bool:
+        return bool(self.definition["collective_work"])
+
+    @property
+    def quantity_control(self) -> str:
+        return str(self.definition["quantity_control"])
+
+    @property
+    def fields(self) -> Mapping[str, Any]:
+        rules: Mapping[str, Any] = self.definition["fields"]
+        return rules
+
+    def __getitem__(self, name: str) -> Any:
+        return self.definition[name]
+
+
+def validate_definition(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the definition with defaults filled in, or raise ``Invalid`` naming each field."""
+    try:
+        return dict(_schema.load(data))
+    except ma.ValidationError as err:
+        raise Invalid(
+            "The business process is not valid: " + (first_field_error(err.messages) or "invalid"),
+            details={"fields": err.messages},
+        ) from err
+
+
+def dump_definition(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a definition in the key order of the schema (for YAML and answers)."""
+    names = [field.data_key or name for name, field in _schema.fields.items()]
+    return {name: definition[name] for name in names if name in definition}

@@ -1,0 +1,202 @@
+"""A tenant's business processes in the database: current definitions, versions, edits.
+
+Versions are immutable once written, so ``at_version`` keeps what it read in the app's
+version cache: a bounded map from (tenant, key, version) to ``Process`` that lives as long as
+the app and is cleared whole when full."""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from relay.errors import Invalid, NotFound
+from relay.extensions import db
+from relay.models import BusinessProcess, BusinessProcessVersion
+from relay.processes.schema import Process, validate_definition
+from relay.timeutil import utcnow
+
+
+def import_definitions(
+    tenant_id: int, definitions: Mapping[str, Mapping[str, Any]]
+) -> dict[str, str]:
+    """Store definitions read from files as new versions; return what became of each key.
+
+    Unchanged processes keep their version. Processes are saved in chain order (a process
+    before the one that chains to it), so a directory may add a whole chain at once.
+    """
+    outcome: dict[str, str] = {}
+    pending = dict(definitions)
+    while pending:
+        ready = [
+            key
+            for key, d in pending.items()
+            if d.get("next_business_process") not in pending
+            or d.get("next_business_process") == key
+        ]
+        for key in sorted(ready):
+            definition = dict(pending.pop(key))
+            existing = db.session.get(BusinessProcess, (tenant_id, key))
+            if existing is not None and existing.definition == validate_definition(definition):
+                outcome[key] = "unchanged"
+                continue
+            save(tenant_id, key, definition, partial=False)
+            outcome[key] = "created" if existing is None else "updated"
+    return outcome
+
+
+# -- the tenant's copies ---------------------------------------------------------------------
+
+
+def install(tenant_id: int, definitions: Iterable[Mapping[str, Any]]) -> None:
+    """Add each definition to a tenant as version 1 (used when a tenant is created)."""
+    for definition in definitions:
+        _write(tenant_id, dict(definition), version=1, current=None)
+
+
+def get(tenant_id: int, key: str, *, for_update: bool = False) -> BusinessProcess:
+    """Return the tenant's current process ``key`` or raise 404."""
+    stmt = select(BusinessProcess).where(
+        BusinessProcess.tenant_id == tenant_id, BusinessProcess.key == key
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = db.session.scalars(stmt).first()
+    if row is None:
+        raise NotFound(
+            f"There is no business process {key!r}. The list is at "
+            "GET /api/v1/admin/business-processes.",
+            code="business_process_not_found",
+            details={"business_process": key},
+        )
+    return row
+
+
+def current(tenant_id: int, key: str) -> Process:
+    """Return the current version of a process, typed."""
+    row = get(tenant_id, key)
+    return Process(key=row.key, version=row.version, definition=row.definition)
+
+
+# A stored version never changes, so each worker keeps the ones it has read: claim, complete,
+# the inbox and the results feed all need the process of the document at hand.
+_VERSIONS_KEPT = 1024
+
+
+def _versions() -> dict[tuple[int, str, int], Process]:
+    return current_app.extensions.setdefault("relay.process_versions", {})
+
+
+def at_version(tenant_id: int, key: str, version: int) -> Process:
+    """Return a process as it was at ``version`` (what a document was pushed under)."""
+    kept = _versions()
+    process = kept.get((tenant_id, key, version))
+    if process is None:
+        row = db.session.get(BusinessProcessVersion, (tenant_id, key, version))
+        if row is None:  # the foreign key from documents makes this unreachable
+            raise NotFound(f"Business process {key!r} has no version {version}.")
+        process = Process(key=row.key, version=row.version, definition=row.definition)
+        if len(kept) >= _VERSIONS_KEPT:
+            kept.clear()
+        kept[(tenant_id, key, version)] = process
+    return process
+
+
+def list_current(tenant_id: int) -> list[BusinessProcess]:
+    """Return the tenant's processes by key."""
+    return list(
+        db.session.scalars(
+            select(BusinessProcess)
+            .where(BusinessProcess.tenant_id == tenant_id)
+            .order_by(BusinessProcess.key)
+        )
+    )
+
+
+def save(tenant_id: int, key: str, data: Mapping[str, Any], *, partial: bool) -> BusinessProcess:
+    """Validate and store a new version of ``key`` (PUT creates it when missing)."""
+    if "key" in data and data["key"] != key:
+        raise Invalid(
+            f"The body names process {data['key']!r} but the address names {key!r}; "
+            "a process key cannot be changed.",
+            details={"fields": {"key": ["Must match the key in the address."]}},
+        )
+    existing = db.session.scalars(
+        select(BusinessProcess)
+        .where(BusinessProcess.tenant_id == tenant_id, BusinessProcess.key == key)
+        .with_for_update()
+    ).first()
+    if partial:
+        if existing is None:
+            get(tenant_id, key)  # raises the 404
+        assert existing is not None
+        merged = {**existing.definition, **data}
+        # Nested objects are merged one level deep, so PATCH {"on_load": {"post_after_load": true}}
+        # keeps the other load instructions.
+        for name in ("on_load", "fields", "assignees"):
+            if isinstance(data.get(name), Mapping) and isinstance(
+                existing.definition.get(name), Mapping
+            ):
+                merged[name] = {**existing.definition[name], **data[name]}
+    else:
+        merged = dict(data)
+    merged["key"] = key
+    definition = validate_definition(merged)
+    check_chain(tenant_id, definition)
+    if existing is None:
+        return _write(tenant_id, definition, version=1, current=None)
+    return _write(tenant_id, definition, version=existing.version + 1, current=existing)
+
+
+def check_chain(tenant_id: int, definition: Mapping[str, Any]) -> None:
+    """Refuse a ``next_business_process`` that does not exist or would make a loop."""
+    key = definition["key"]
+    nxt = definition.get("next_business_process")
+    seen = [key]
+    while nxt:
+        if nxt in seen:
+            raise Invalid(
+                "This chain of processes would loop: " + " → ".join([*seen, nxt]) + ".",
+                code="process_chain_loop",
+                details={"fields": {"next_business_process": ["Would make a loop."]}},
+            )
+        row = db.session.get(BusinessProcess, (tenant_id, nxt))
+        if row is None:
+            raise Invalid(
+                f"next_business_process names {nxt!r}, which this tenant does not have.",
+                details={"fields": {"next_business_process": ["Unknown process."]}},
+            )
+        seen.append(nxt)
+        nxt = row.definition.get("next_business_process")
+
+
+def _write(
+    tenant_id: int,
+    definition: dict[str, Any],
+    *,
+    version: int,
+    current: BusinessProcess | None,
+) -> BusinessProcess:
+    now = utcnow()
+    # A version number taken by a transaction that rolled back may be written again.
+    _versions().pop((tenant_id, definition["key"], version), None)
+    db.session.add(
+        BusinessProcessVersion(
+            tenant_id=tenant_id,
+            key=definition["key"],
+            version=version,
+            definition=definition,
+            created_at=now,
+        )
+    )
+    if current is None:
+        current = BusinessProcess(
+            tenant_id=tenant_id, key=definition["key"], version=version, definition=definition
+        )
+        db.session.add(current)
+    else:
+        current.version = version
+        current.definition = definition
+    current.updated_at = now
+    db.session.flush()
+    return current

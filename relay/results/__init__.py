@@ -1,0 +1,1 @@
+"""Results back to accounting: the feed and ack, and webhook delivery."""

@@ -1,0 +1,92 @@
+"""The results feed and its acknowledgement (SPEC §8), the read side of results.
+
+The feed lists every result not yet processed, in completion order. ``after`` only pages
+through one reading of the feed: a client reads from the start each time it polls, and
+because a result leaves the feed only when acknowledged, a result whose transaction committed
+late (behind one already read) is found on the next poll instead of being skipped."""
+
+import base64
+import binascii
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+
+from relay.directory.auth import Identity
+from relay.documents import lifecycle
+from relay.errors import Invalid, NotFound
+from relay.extensions import db
+from relay.jsonutil import dumps, loads
+from relay.models import Result
+
+
+def encode_cursor(result: Result) -> str:
+    raw = dumps([result.completed_at.isoformat(), str(result.id)])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        moment, ident = loads(raw)
+        return datetime.fromisoformat(moment), uuid.UUID(ident)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as err:
+        raise Invalid(
+            "The cursor is not one this feed gave out; start again without 'after'.",
+            code="invalid_cursor",
+            details={"fields": {"after": ["Unknown cursor."]}},
+        ) from err
+
+
+def feed(tenant_id: int, *, after: str | None, limit: int) -> tuple[list[Result], str | None]:
+    """Return a page of unprocessed results and the cursor of the next page (None at the end)."""
+    stmt = select(Result).where(Result.tenant_id == tenant_id, Result.processed_at.is_(None))
+    if after:
+        moment, ident = decode_cursor(after)
+        stmt = stmt.where(tuple_(Result.completed_at, Result.id) > tuple_(moment, ident))
+    rows = list(db.session.scalars(stmt.order_by(Result.completed_at, Result.id).limit(limit + 1)))
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, encode_cursor(rows[-1])
+    return rows, None
+
+
+def get(tenant_id: int, result_id: uuid.UUID | None) -> Result:
+    """Return a result (processed or not) or raise 404."""
+    result = db.session.get(Result, (tenant_id, result_id)) if result_id else None
+    if result is None:
+        raise NotFound(f"There is no result {result_id}.", code="result_not_found")
+    return result
+
+
+def ack(by: Identity, ids: Sequence[uuid.UUID]) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+    """Mark results processed; return (newly processed, already processed). All or nothing."""
+    wanted = list(dict.fromkeys(ids))
+    found = {
+        r.id: r
+        for r in db.session.scalars(
+            select(Result)
+            .where(Result.tenant_id == by.tenant_id, Result.id.in_(wanted))
+            .order_by(Result.id)
+            .with_for_update()
+        )
+    }
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise NotFound(
+            "These results do not exist: "
+            + ", ".join(map(str, missing))
+            + ". Nothing was acknowledged.",
+            code="result_not_found",
+            details={"ids": [str(i) for i in missing]},
+        )
+    processed, already = [], []
+    for result_id in wanted:
+        result = found[result_id]
+        if result.processed_at is not None:
+            already.append(result_id)
+        else:
+            lifecycle.mark_processed(by, result, "ack")
+            processed.append(result_id)
+    return processed, already

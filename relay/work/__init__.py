@@ -1,0 +1,1 @@
+"""Closing work: collective parts, completion, results and chained documents."""
