@@ -34,10 +34,11 @@ migrate: install ## Apply database migrations (relay db upgrade)
 migration: install ## Autogenerate a migration from the models: make migration m="what changed"
 	$(BIN)/relay db migrate -m "$(m)"
 
-lint: install ## ruff (lint and format check) and mypy
+lint: install ## ruff (lint and format check), mypy, and the layer contracts (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: install ## Format the code with ruff
 	$(BIN)/ruff format .

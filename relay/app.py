@@ -6,14 +6,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Config, Flask, request, send_from_directory
+from flask.json.provider import JSONProvider
 from flask.sessions import SessionInterface
 from flask.typing import ResponseReturnValue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from relay import db as database
+from relay import jsonutil
 from relay.errors import BadRequest
 from relay.extensions import db, migrate
-from relay.jsonutil import RelayJSONProvider
 
 MIGRATIONS_DIR = __file__.rsplit("/", 1)[0] + "/migrations"
 
@@ -120,3 +121,13 @@ def _register_docs_assets(app: Flask) -> None:
         return send_from_directory(str(swagger_ui_path), filename, max_age=86400)
 
     app.add_url_rule("/api/v1/docs/assets/<path:filename>", "docs_asset", docs_asset)
+
+
+class RelayJSONProvider(JSONProvider):
+    """Flask's JSON provider, backed by ``relay.jsonutil``."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return jsonutil.dumps(obj, **kwargs)
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return jsonutil.loads(s, **kwargs)

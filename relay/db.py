@@ -13,9 +13,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
 from flask_sqlalchemy.session import Session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -24,11 +23,14 @@ from sqlalchemy.orm import scoped_session
 from relay import jsonutil
 from relay.extensions import db
 
+if TYPE_CHECKING:
+    from flask import Flask
+
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _sqlite_write_intent: ContextVar[bool] = ContextVar("sqlite_write_intent", default=True)
 
 
-def configure(app: Flask) -> None:
+def configure(app: "Flask") -> None:
     """Derive SQLAlchemy's settings from RELAY_DATABASE_URL and friends."""
     url = app.config["DATABASE_URL"]
     if not url:
@@ -53,7 +55,7 @@ def configure(app: Flask) -> None:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
-def install_hooks(app: Flask) -> None:
+def install_hooks(app: "Flask") -> None:
     """Attach the SQLite connection pragmas and transaction mode to the app's engine."""
     with app.app_context():
         engine = db.engine

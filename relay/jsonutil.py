@@ -5,7 +5,6 @@ from decimal import Decimal
 from typing import Any
 
 import simplejson
-from flask.json.provider import JSONProvider
 
 from relay.timeutil import iso
 
@@ -110,14 +109,4 @@ def _default(obj: Any) -> Any:
     return str(obj)
 
 
-class RelayJSONProvider(JSONProvider):
-    """Flask's JSON provider, backed by the functions above."""
-
-    def dumps(self, obj: Any, **kwargs: Any) -> str:
-        return dumps(obj, **kwargs)
-
-    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        return loads(s, **kwargs)
-
-
-__all__ = ["Decimal", "RelayJSONProvider", "canonical", "dumps", "loads"]
+__all__ = ["Decimal", "canonical", "dumps", "loads"]

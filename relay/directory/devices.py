@@ -12,11 +12,11 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from relay.directory import addressees, auth
-from relay.documents import inbox
 from relay.errors import Invalid, NotFound, Unauthorized
 from relay.extensions import db
 from relay.ids import hash_token
 from relay.models import Device, Document, EnrollmentCode, Instance, InstanceAddressee, Part
+from relay.models.document import OPEN
 from relay.timeutil import utcnow
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -256,7 +256,7 @@ def unfinished_instances(device: Device) -> list[dict[str, str]]:
         InstanceAddressee.listed,
     )
     joined = select(Part.instance_id).where(
-        Part.tenant_id == device.tenant_id, Part.device_id == device.id, Part.state == inbox.OPEN
+        Part.tenant_id == device.tenant_id, Part.device_id == device.id, Part.state == OPEN
     )
     ids = (
         set(db.session.scalars(held))

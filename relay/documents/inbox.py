@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, and_, bindparam, literal, select, union_all
+from sqlalchemy import Select, and_, select, union_all
 from sqlalchemy.orm import defer
 
 from relay.directory.addressees import ALL, device_key, group_key, user_key
@@ -27,14 +27,7 @@ from relay.models import (
     InstanceAddressee,
     Part,
 )
-
-HELD_STATES = ("claimed", "cancelled")
-
-# The inbox's partial indexes are chosen only when the query names the same states as their
-# WHERE clause: SQLite (never ANALYZEd here) cannot see through a bound parameter. So these
-# constants go into the SQL as literals.
-HELD: BindParameter[Any] = bindparam(None, HELD_STATES, expanding=True, literal_execute=True)
-OPEN = literal("open", literal_execute=True)
+from relay.models.document import HELD, OPEN
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     CheckConstraint,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
     String,
     UniqueConstraint,
+    bindparam,
+    literal,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -258,3 +261,12 @@ class Result(TenantScoped, Base):
     part_id: Mapped[uuid.UUID | None]
     # The document chained from this result (next_business_process), when one was started.
     next_document_id: Mapped[uuid.UUID | None]
+
+
+HELD_STATES = ("claimed", "cancelled")
+
+# The inbox's partial indexes are chosen only when the query names the same states as their
+# WHERE clause: SQLite (never ANALYZEd here) cannot see through a bound parameter. So these
+# constants go into the SQL as literals.
+HELD: BindParameter[Any] = bindparam(None, HELD_STATES, expanding=True, literal_execute=True)
+OPEN = literal("open", literal_execute=True)

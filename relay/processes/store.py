@@ -7,7 +7,6 @@ the app and is cleared whole when full."""
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
 from relay.errors import Invalid, NotFound
@@ -78,27 +77,43 @@ def current(tenant_id: int, key: str) -> Process:
     return Process(key=row.key, version=row.version, definition=row.definition)
 
 
-# A stored version never changes, so each worker keeps the ones it has read: claim, complete,
-# the inbox and the results feed all need the process of the document at hand.
-_VERSIONS_KEPT = 1024
+class VersionCache:
+    """Processes by (tenant, key, version), kept for the life of the Python process.
+
+    A stored version never changes, so each worker keeps the ones it has read: claim, complete,
+    the inbox and the results feed all need the process of the document at hand. The cache is
+    bounded (cleared whole when full) and an entry is dropped when its version is written again,
+    which happens only when a tenant's id is reused after the tenant was deleted (tests).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._kept: dict[tuple[int, str, int], Process] = {}
+
+    def get(self, tenant_id: int, key: str, version: int) -> Process | None:
+        return self._kept.get((tenant_id, key, version))
+
+    def put(self, process: Process, tenant_id: int) -> None:
+        if len(self._kept) >= self.limit:
+            self._kept.clear()
+        self._kept[(tenant_id, process.key, process.version)] = process
+
+    def drop(self, tenant_id: int, key: str, version: int) -> None:
+        self._kept.pop((tenant_id, key, version), None)
 
 
-def _versions() -> dict[tuple[int, str, int], Process]:
-    return current_app.extensions.setdefault("relay.process_versions", {})
+VERSIONS = VersionCache(limit=1024)
 
 
 def at_version(tenant_id: int, key: str, version: int) -> Process:
     """Return a process as it was at ``version`` (what a document was pushed under)."""
-    kept = _versions()
-    process = kept.get((tenant_id, key, version))
+    process = VERSIONS.get(tenant_id, key, version)
     if process is None:
         row = db.session.get(BusinessProcessVersion, (tenant_id, key, version))
         if row is None:  # the foreign key from documents makes this unreachable
             raise NotFound(f"Business process {key!r} has no version {version}.")
         process = Process(key=row.key, version=row.version, definition=row.definition)
-        if len(kept) >= _VERSIONS_KEPT:
-            kept.clear()
-        kept[(tenant_id, key, version)] = process
+        VERSIONS.put(process, tenant_id)
     return process
 
 
@@ -179,7 +194,7 @@ def _write(
 ) -> BusinessProcess:
     now = utcnow()
     # A version number taken by a transaction that rolled back may be written again.
-    _versions().pop((tenant_id, definition["key"], version), None)
+    VERSIONS.drop(tenant_id, definition["key"], version)
     db.session.add(
         BusinessProcessVersion(
             tenant_id=tenant_id,
