@@ -17,6 +17,7 @@ from relay.extensions import db
 from relay.ids import hash_token
 from relay.models import Device, Document, EnrollmentCode, Instance, InstanceAddressee, Part
 from relay.models.document import OPEN
+from relay.paging import Page, by_id, page
 from relay.timeutil import utcnow
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -202,14 +203,14 @@ def by_pin(tenant_id: int, pin: str) -> Device:
 
 def list_devices(
     tenant_id: int, *, status: str | None, after: uuid.UUID | None, limit: int
-) -> list[Device]:
+) -> Page[Device]:
     """Return a page of the tenant's devices, oldest first."""
     stmt = select(Device).where(Device.tenant_id == tenant_id)
     if status:
         stmt = stmt.where(Device.status == status)
     if after:
         stmt = stmt.where(Device.id > after)
-    return list(db.session.scalars(stmt.order_by(Device.id).limit(limit + 1)))
+    return page(list(db.session.scalars(stmt.order_by(Device.id).limit(limit + 1))), limit, by_id)
 
 
 def update_device(device: Device, *, name: str | None = None, mode: str | None = None) -> Device:

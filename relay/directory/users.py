@@ -13,6 +13,7 @@ from relay.directory.auth import Identity
 from relay.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from relay.extensions import db
 from relay.models import Group, GroupMember, User
+from relay.paging import Page, by_id, page
 from relay.timeutil import utcnow
 
 # Checked against when the login is unknown, so both cases take the time of one hash.
@@ -83,12 +84,12 @@ def delete_user(user: User) -> None:
     )
 
 
-def list_users(tenant_id: int, *, after: uuid.UUID | None, limit: int) -> list[User]:
-    """Return a page of live users, oldest first (one extra row tells there is a next page)."""
+def list_users(tenant_id: int, *, after: uuid.UUID | None, limit: int) -> Page[User]:
+    """Return a page of live users, oldest first."""
     stmt = select(User).where(User.tenant_id == tenant_id, User.deleted_at.is_(None))
     if after:
         stmt = stmt.where(User.id > after)
-    return list(db.session.scalars(stmt.order_by(User.id).limit(limit + 1)))
+    return page(list(db.session.scalars(stmt.order_by(User.id).limit(limit + 1))), limit, by_id)
 
 
 def users_by_login(tenant_id: int, logins: Sequence[str]) -> dict[str, User]:
@@ -139,12 +140,12 @@ def members(group: Group) -> list[User]:
     )
 
 
-def list_groups(tenant_id: int, *, after: uuid.UUID | None, limit: int) -> list[Group]:
-    """Return a page of live groups, oldest first (one extra row tells there is a next page)."""
+def list_groups(tenant_id: int, *, after: uuid.UUID | None, limit: int) -> Page[Group]:
+    """Return a page of live groups, oldest first."""
     stmt = select(Group).where(Group.tenant_id == tenant_id, Group.deleted_at.is_(None))
     if after:
         stmt = stmt.where(Group.id > after)
-    return list(db.session.scalars(stmt.order_by(Group.id).limit(limit + 1)))
+    return page(list(db.session.scalars(stmt.order_by(Group.id).limit(limit + 1))), limit, by_id)
 
 
 def group_names(user: User) -> list[str]:

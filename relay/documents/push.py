@@ -18,6 +18,7 @@ from relay.errors import Conflict, Invalid, NotFound
 from relay.extensions import db
 from relay.jsonutil import canonical
 from relay.models import Document, Instance
+from relay.paging import Page, by_id, page
 from relay.processes import schema, store
 from relay.timeutil import utcnow
 
@@ -304,7 +305,7 @@ def search(
     state: str | None,
     after: uuid.UUID | None,
     limit: int,
-) -> list[Document]:
+) -> Page[Document]:
     """Return a page of documents, oldest first; ``state`` matches any of a document's instances."""
     stmt = select(Document).where(Document.tenant_id == tenant_id)
     if business_process:
@@ -315,7 +316,7 @@ def search(
         stmt = stmt.where(*_in_state(state))
     if after:
         stmt = stmt.where(Document.id > after)
-    return list(db.session.scalars(stmt.order_by(Document.id).limit(limit + 1)))
+    return page(list(db.session.scalars(stmt.order_by(Document.id).limit(limit + 1))), limit, by_id)
 
 
 def _has_instance(*states: str) -> Any:

@@ -19,6 +19,7 @@ from relay.errors import Conflict, NotFound
 from relay.extensions import db
 from relay.ids import new_id
 from relay.models import Document, OutboxEntry, Result, WebhookEndpoint
+from relay.paging import Page, bad_cursor, page
 from relay.timeutil import utcnow
 
 
@@ -177,18 +178,25 @@ def _described() -> Select[OutboxEntry, Result, Document]:
 
 
 def dead_letters(
-    tenant_id: int, *, after: uuid.UUID | None, limit: int
-) -> list[tuple[OutboxEntry, Result, Document]]:
-    """Return a page of dead letters (oldest first) with their results and documents."""
+    tenant_id: int, *, after: str | None, limit: int
+) -> Page[tuple[OutboxEntry, Result, Document]]:
+    """Return a page of dead letters (oldest first) with their results and documents.
+
+    The cursor is the last entry's webhook-id (its bare UUID is taken too).
+    """
     stmt = (
         _described()
         .where(OutboxEntry.tenant_id == tenant_id, OutboxEntry.state == "dead")
         .order_by(OutboxEntry.id)
-        .limit(limit)
+        .limit(limit + 1)
     )
     if after is not None:
-        stmt = stmt.where(OutboxEntry.id > after)
-    return [(entry, result, document) for entry, result, document in db.session.execute(stmt)]
+        after_id = parse_id(after)
+        if after_id is None:
+            raise bad_cursor()
+        stmt = stmt.where(OutboxEntry.id > after_id)
+    rows = [(entry, result, document) for entry, result, document in db.session.execute(stmt)]
+    return page(rows, limit, lambda row: row[0].webhook_id)
 
 
 def describe(entry: OutboxEntry) -> tuple[OutboxEntry, Result, Document]:

@@ -8,7 +8,6 @@ from relay.api.base import (
     Blueprint,
     PageArgs,
     authenticated,
-    id_cursor,
     identity,
     page_limit,
     path_id,
@@ -25,6 +24,7 @@ from relay.api.fields import Empty
 from relay.db import transaction
 from relay.directory import devices
 from relay.models import Device
+from relay.paging import id_after
 from relay.timeutil import iso
 
 blp = Blueprint(
@@ -58,15 +58,13 @@ def device_out(device: Device) -> dict[str, Any]:
 
 
 def _page(args: dict[str, Any], status: str | None) -> dict[str, Any]:
-    limit = page_limit(args["limit"])
-    rows = devices.list_devices(
-        identity().tenant_id, status=status, after=id_cursor(args["after"]), limit=limit
+    found = devices.list_devices(
+        identity().tenant_id,
+        status=status,
+        after=id_after(args["after"]),
+        limit=page_limit(args["limit"]),
     )
-    page = rows[:limit]
-    return {
-        "devices": [device_out(d) for d in page],
-        "next": str(page[-1].id) if len(rows) > limit else None,
-    }
+    return {"devices": [device_out(d) for d in found.rows], "next": found.next}
 
 
 @blp.route("")

@@ -8,7 +8,7 @@ from flask import current_app
 from flask.views import MethodView
 from sqlalchemy import select
 
-from relay.api.base import Blueprint, authenticated, id_cursor, identity, page_limit, path_id
+from relay.api.base import Blueprint, authenticated, identity, page_limit, path_id
 from relay.api.documents.schemas import (
     ClosedOut,
     DocumentList,
@@ -26,6 +26,7 @@ from relay.documents.routing import Addressee, Target
 from relay.errors import Invalid
 from relay.extensions import db
 from relay.models import Document, Instance, Result
+from relay.paging import id_after
 from relay.timeutil import iso
 from relay.work import collective
 
@@ -169,20 +170,18 @@ class DocumentsView(MethodView):
     @blp.response(200, DocumentList)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List documents, oldest first, filtered by process, external id or state."""
-        limit = page_limit(args["limit"])
-        rows = push.search(
+        found = push.search(
             identity().tenant_id,
             business_process=args.get("business_process"),
             external_id=args.get("external_id"),
             state=args.get("state"),
-            after=id_cursor(args["after"]),
-            limit=limit,
+            after=id_after(args["after"]),
+            limit=page_limit(args["limit"]),
         )
-        page, more = rows[:limit], len(rows) > limit
-        states = push.states_of(identity().tenant_id, [d.id for d in page])
+        states = push.states_of(identity().tenant_id, [d.id for d in found.rows])
         return {
-            "documents": [summary_out(d, states[d.id]) for d in page],
-            "next": str(page[-1].id) if more else None,
+            "documents": [summary_out(d, states[d.id]) for d in found.rows],
+            "next": found.next,
         }
 
 

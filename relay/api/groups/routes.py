@@ -4,11 +4,12 @@ from typing import Any
 
 from flask.views import MethodView
 
-from relay.api.base import Blueprint, authenticated, id_cursor, identity, page_limit
+from relay.api.base import Blueprint, authenticated, identity, page_limit
 from relay.api.groups.schemas import GroupIn, GroupList, GroupOut, GroupPatch, GroupQuery
 from relay.db import transaction
 from relay.directory import users
 from relay.models import Group
+from relay.paging import id_after
 from relay.timeutil import iso
 
 blp = Blueprint(
@@ -46,13 +47,10 @@ class GroupsView(MethodView):
     @blp.response(200, GroupList)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List groups."""
-        limit = page_limit(args["limit"])
-        rows = users.list_groups(identity().tenant_id, after=id_cursor(args["after"]), limit=limit)
-        page = rows[:limit]
-        return {
-            "groups": [group_out(g) for g in page],
-            "next": str(page[-1].id) if len(rows) > limit else None,
-        }
+        found = users.list_groups(
+            identity().tenant_id, after=id_after(args["after"]), limit=page_limit(args["limit"])
+        )
+        return {"groups": [group_out(g) for g in found.rows], "next": found.next}
 
 
 @blp.route("/<name>")

@@ -25,10 +25,10 @@ class ResultsView(MethodView):
     @blp.response(200, ResultList)
     def get(self, args: dict[str, Any]) -> Response:
         """List results not yet processed, in completion order."""
-        rows, cursor = feed.feed(
+        found = feed.feed(
             identity().tenant_id, after=args["after"], limit=page_limit(args["limit"])
         )
-        return as_built({"results": payloads.payloads(rows), "next": cursor})
+        return as_built({"results": payloads.payloads(found.rows), "next": found.next})
 
 
 @blp.route("/ack")

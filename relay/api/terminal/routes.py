@@ -12,7 +12,6 @@ from relay.api.base import (
     Blueprint,
     as_built,
     authenticated,
-    id_cursor,
     identity,
     page_limit,
     path_id,
@@ -43,6 +42,7 @@ from relay.documents import inbox, lifecycle, lines
 from relay.errors import Forbidden, Invalid, RelayError, first_field_error
 from relay.extensions import db
 from relay.models import Document, Instance
+from relay.paging import id_after
 from relay.processes import schema, store
 from relay.timeutil import iso, utcnow
 from relay.work import collective, completion
@@ -173,19 +173,20 @@ class InboxView(MethodView):
         """
         who = identity()
         limit = page_limit(args["limit"])
-        after = id_cursor(args["after"])
+        after = id_after(args["after"])
         audience = inbox.audience(who)
         tag = inbox.etag(audience, after, limit)
         if request.if_none_match.contains(tag):
             return Response(status=304, headers={"ETag": f'"{tag}"'})
-        rows, cursor = inbox.page(who, audience, after, limit)
+        found = inbox.page(who, audience, after, limit)
         cache = _ProcessCache(who.tenant_id)
         joined = collective.joined(
-            who, [i.id for i, d in rows if i.state == "claimed" and cache.of(d).collective_work]
+            who,
+            [i.id for i, d in found.rows if i.state == "claimed" and cache.of(d).collective_work],
         )
         body = {
-            "documents": [inbox_item(who, i, d, cache.of(d), joined) for i, d in rows],
-            "next": str(cursor) if cursor else None,
+            "documents": [inbox_item(who, i, d, cache.of(d), joined) for i, d in found.rows],
+            "next": found.next,
         }
         return as_built(body), 200, {"ETag": f'"{tag}"'}
 

@@ -5,11 +5,12 @@ from typing import Any
 from flask import current_app
 from flask.views import MethodView
 
-from relay.api.base import Blueprint, authenticated, id_cursor, identity, page_limit
+from relay.api.base import Blueprint, authenticated, identity, page_limit
 from relay.api.users.schemas import UserIn, UserList, UserOut, UserPatch, UserQuery
 from relay.db import transaction
 from relay.directory import users
 from relay.models import User
+from relay.paging import id_after
 from relay.timeutil import iso
 
 blp = Blueprint(
@@ -53,13 +54,10 @@ class UsersView(MethodView):
     @blp.response(200, UserList)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List operators."""
-        limit = page_limit(args["limit"])
-        rows = users.list_users(identity().tenant_id, after=id_cursor(args["after"]), limit=limit)
-        page = rows[:limit]
-        return {
-            "users": [user_out(u) for u in page],
-            "next": str(page[-1].id) if len(rows) > limit else None,
-        }
+        found = users.list_users(
+            identity().tenant_id, after=id_after(args["after"]), limit=page_limit(args["limit"])
+        )
+        return {"users": [user_out(u) for u in found.rows], "next": found.next}
 
 
 @blp.route("/<login>")

@@ -17,7 +17,6 @@ from relay.api.webhook.schemas import (
     WebhookOut,
 )
 from relay.db import transaction
-from relay.errors import Invalid
 from relay.models import Document, OutboxEntry, Result, WebhookEndpoint
 from relay.online import outbox, send, webhook
 from relay.results import delivery
@@ -137,22 +136,10 @@ class DeadLettersView(MethodView):
     @dead_blp.response(200, DeadLetterList)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List dead letters, oldest first; their results are still in the results feed."""
-        limit = page_limit(args["limit"])
-        after = None
-        if args["after"] is not None:
-            after = outbox.parse_id(args["after"])
-            if after is None:
-                raise Invalid(
-                    "The cursor is not one this list gave out; start again without 'after'.",
-                    code="invalid_cursor",
-                    details={"fields": {"after": ["Unknown cursor."]}},
-                )
-        rows = outbox.dead_letters(identity().tenant_id, after=after, limit=limit + 1)
-        page = rows[:limit]
-        return {
-            "dead_letters": [dead_letter_out(*row) for row in page],
-            "next": page[-1][0].webhook_id if len(rows) > limit else None,
-        }
+        found = outbox.dead_letters(
+            identity().tenant_id, after=args["after"], limit=page_limit(args["limit"])
+        )
+        return {"dead_letters": [dead_letter_out(*row) for row in found.rows], "next": found.next}
 
 
 @dead_blp.route("/<entry_id>/replay")
