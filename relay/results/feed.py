@@ -10,6 +10,7 @@ import binascii
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select, tuple_
 
@@ -54,7 +55,14 @@ def get(tenant_id: int, result_id: uuid.UUID | None) -> Result:
     return result
 
 
-def ack(by: Identity, ids: Sequence[uuid.UUID]) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+class Acked(NamedTuple):
+    """Results newly marked processed, and those that already were."""
+
+    processed: list[uuid.UUID]
+    already_processed: list[uuid.UUID]
+
+
+def ack(by: Identity, ids: Sequence[uuid.UUID]) -> Acked:
     """Mark results processed; return (newly processed, already processed). All or nothing."""
     wanted = list(dict.fromkeys(ids))
     found = {
@@ -83,4 +91,4 @@ def ack(by: Identity, ids: Sequence[uuid.UUID]) -> tuple[list[uuid.UUID], list[u
         else:
             lifecycle.mark_processed(by, result, "ack")
             processed.append(result_id)
-    return processed, already
+    return Acked(processed, already)

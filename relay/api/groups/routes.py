@@ -10,7 +10,6 @@ from relay.db import transaction
 from relay.directory import users
 from relay.models import Group
 from relay.paging import id_after
-from relay.timeutil import iso
 
 blp = Blueprint(
     "admin_groups",
@@ -20,27 +19,17 @@ blp = Blueprint(
 )
 
 
-def group_out(group: Group) -> dict[str, Any]:
-    return {
-        "id": str(group.id),
-        "name": group.name,
-        "members": [u.login for u in users.members(group)],
-        "created_at": iso(group.created_at),
-    }
-
-
 @blp.route("")
 class GroupsView(MethodView):
     @authenticated("admin")
     @blp.arguments(GroupIn)
     @blp.response(201, GroupOut)
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> Group:
         """Create a group with its members (logins)."""
         with transaction():
-            group = users.create_group(
+            return users.create_group(
                 identity().tenant_id, name=data["name"], member_logins=data["members"]
             )
-        return group_out(group)
 
     @authenticated("admin")
     @blp.arguments(GroupQuery, location="query")
@@ -50,21 +39,21 @@ class GroupsView(MethodView):
         found = users.list_groups(
             identity().tenant_id, after=id_after(args["after"]), limit=page_limit(args["limit"])
         )
-        return {"groups": [group_out(g) for g in found.rows], "next": found.next}
+        return {"groups": found.rows, "next": found.next}
 
 
 @blp.route("/<name>")
 class GroupView(MethodView):
     @authenticated("admin")
     @blp.response(200, GroupOut)
-    def get(self, name: str) -> dict[str, Any]:
+    def get(self, name: str) -> Group:
         """Read a group."""
-        return group_out(users.get_group(identity().tenant_id, name))
+        return users.get_group(identity().tenant_id, name)
 
     @authenticated("admin")
     @blp.arguments(GroupPatch)
     @blp.response(200, GroupOut)
-    def patch(self, data: dict[str, Any], name: str) -> dict[str, Any]:
+    def patch(self, data: dict[str, Any], name: str) -> Group:
         """Rename a group or replace its members."""
         with transaction():
             group = users.get_group(identity().tenant_id, name)
@@ -72,7 +61,7 @@ class GroupView(MethodView):
                 users.rename_group(group, data["name"])
             if "members" in data:
                 users.set_members(group, data["members"])
-        return group_out(group)
+        return group
 
     @authenticated("admin")
     @blp.response(204)

@@ -36,14 +36,10 @@ class AckView(MethodView):
     @authenticated("accounting")
     @blp.arguments(AckIn)
     @blp.response(200, AckOut)
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> feed.Acked:
         """Mark results processed; acknowledging one twice is harmless."""
         with transaction():
-            processed, already = feed.ack(identity(), data["ids"])
-        return {
-            "processed": [str(i) for i in processed],
-            "already_processed": [str(i) for i in already],
-        }
+            return feed.ack(identity(), data["ids"])
 
 
 @blp.route("/<result_id>")

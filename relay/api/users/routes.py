@@ -11,7 +11,6 @@ from relay.db import transaction
 from relay.directory import users
 from relay.models import User
 from relay.paging import id_after
-from relay.timeutil import iso
 
 blp = Blueprint(
     "admin_users",
@@ -21,33 +20,21 @@ blp = Blueprint(
 )
 
 
-def user_out(user: User) -> dict[str, Any]:
-    return {
-        "id": str(user.id),
-        "login": user.login,
-        "name": user.name,
-        "groups": users.group_names(user),
-        "created_at": iso(user.created_at),
-        "locked_until": iso(user.locked_until),
-    }
-
-
 @blp.route("")
 class UsersView(MethodView):
     @authenticated("admin")
     @blp.arguments(UserIn)
     @blp.response(201, UserOut)
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> User:
         """Create an operator."""
         with transaction():
-            user = users.create_user(
+            return users.create_user(
                 identity().tenant_id,
                 login=data["login"],
                 name=data["name"],
                 password=data["password"],
                 hash_method=current_app.config["PASSWORD_HASH_METHOD"],
             )
-        return user_out(user)
 
     @authenticated("admin")
     @blp.arguments(UserQuery, location="query")
@@ -57,21 +44,21 @@ class UsersView(MethodView):
         found = users.list_users(
             identity().tenant_id, after=id_after(args["after"]), limit=page_limit(args["limit"])
         )
-        return {"users": [user_out(u) for u in found.rows], "next": found.next}
+        return {"users": found.rows, "next": found.next}
 
 
 @blp.route("/<login>")
 class UserView(MethodView):
     @authenticated("admin")
     @blp.response(200, UserOut)
-    def get(self, login: str) -> dict[str, Any]:
+    def get(self, login: str) -> User:
         """Read an operator."""
-        return user_out(users.get_user(identity().tenant_id, login))
+        return users.get_user(identity().tenant_id, login)
 
     @authenticated("admin")
     @blp.arguments(UserPatch)
     @blp.response(200, UserOut)
-    def patch(self, data: dict[str, Any], login: str) -> dict[str, Any]:
+    def patch(self, data: dict[str, Any], login: str) -> User:
         """Rename an operator or set a new password (which ends their sessions)."""
         with transaction():
             user = users.get_user(identity().tenant_id, login)
@@ -81,7 +68,7 @@ class UserView(MethodView):
                 password=data.get("password"),
                 hash_method=current_app.config["PASSWORD_HASH_METHOD"],
             )
-        return user_out(user)
+        return user
 
     @authenticated("admin")
     @blp.response(204)
