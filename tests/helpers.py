@@ -1,16 +1,21 @@
 """Test helpers: an API client with tokens, and builders for tenants, devices, users."""
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from relay import create_app
 from relay.db import transaction
 from relay.directory import tenants
+from relay.extensions import db
 
 
 @dataclass
@@ -353,3 +358,18 @@ def list_documents(api: Client, tenant: TenantKeys, **params: Any) -> list[dict[
         if not response.json["next"]:
             return found
         query["after"] = response.json["next"]
+
+
+# -- a fresh app of its own (unit tests of the app factory and the engine) --------------------
+
+
+@contextmanager
+def built(tmp_path: Path, **overrides: Any) -> Iterator[Flask]:
+    """A fresh app with its own instance folder; its engine is closed afterwards."""
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path), **overrides})
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

@@ -1,4 +1,4 @@
-"""Enrollment codes, enrollment and PINs (relay/devices.py)."""
+"""Enrollment codes, enrollment and PINs (relay/directory/devices.py)."""
 
 import re
 import secrets
