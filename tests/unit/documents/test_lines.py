@@ -10,8 +10,8 @@ import pytest
 from relay import jsonutil
 from relay.documents import lines
 from relay.errors import Invalid
-from relay.processes import files, schema
-from relay.processes.schema import Process
+from tests.factories import make_process, shipped_process
+from tests.helpers import AnyText
 
 
 @pytest.fixture(autouse=True)
@@ -24,35 +24,6 @@ DECLARED: list[dict[str, Any]] = [
     {"line_id": "2", "product_id": "p-002", "name": "Кефир 0,5 л", "declared_qty": D(5)},
     {"line_id": "3", "product_id": "p-003", "name": "Сыр, кг", "declared_qty": D("1.250")},
 ]
-
-
-class AnyText:
-    """Equal to any non-empty string (the wording of a field message is not the contract)."""
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, str) and bool(other)
-
-    def __hash__(self) -> int:
-        return 0
-
-
-def make_process(**fields: Any) -> Process:
-    definition = {
-        "key": "test-process",
-        "name": "Test process",
-        "source_document_type": "Заказ",
-        "terminal_document_type": "Отбор",
-        "result_document_type": "Расход",
-        "assign_to": "users",
-        **fields,
-    }
-    valid = schema.validate_definition(definition)
-    return Process(key=valid["key"], version=1, definition=valid)
-
-
-def shipped(key: str) -> Process:
-    definition = files.load_file(files.SHIPPED_DIR / f"{key}.yaml")
-    return Process(key=key, version=1, definition=definition)
 
 
 def wire(text: str) -> Any:
@@ -310,7 +281,7 @@ def test_for_terminal_does_not_change_the_document() -> None:
 
 def test_stock_count_is_counted_blind() -> None:
     """stock-count.yaml: "Book quantities are not shown: operators count blind"."""
-    _, out = lines.for_terminal(shipped("stock-count"), HEADER, DOC_LINES)
+    _, out = lines.for_terminal(shipped_process("stock-count"), HEADER, DOC_LINES)
     assert "declared_qty" not in out[0]
 
 
@@ -318,7 +289,7 @@ def test_stock_count_is_counted_blind() -> None:
 
 
 def test_check_from_terminal_accepts_what_the_process_allows() -> None:
-    process = shipped("purchase-receipt")
+    process = shipped_process("purchase-receipt")
     lines.check_from_terminal(
         process,
         {"comment": "2 boxes damaged"},
@@ -334,7 +305,7 @@ def test_check_from_terminal_accepts_what_the_process_allows() -> None:
 def test_check_from_terminal_refuses_a_header_field_naming_it() -> None:
     with pytest.raises(Invalid) as info:
         lines.check_from_terminal(
-            shipped("purchase-receipt"), {"comment": "ok", "state": "processed"}, []
+            shipped_process("purchase-receipt"), {"comment": "ok", "state": "processed"}, []
         )
     err = info.value
     assert (err.status, err.code) == (422, "field_not_allowed")
@@ -387,7 +358,7 @@ def test_header_from_terminal_can_be_closed_entirely() -> None:
 def test_an_unbound_line_needs_a_product_id_or_a_barcode(line: dict[str, Any]) -> None:
     actual = [{"line_id": "1", "qty": D(1)}, line]
     with pytest.raises(Invalid) as info:
-        lines.check_from_terminal(shipped("purchase-receipt"), {}, actual)
+        lines.check_from_terminal(shipped_process("purchase-receipt"), {}, actual)
     err = info.value
     assert err.status == 422
     assert "product_id" in err.message

@@ -1,7 +1,6 @@
 """The address guard: private addresses refused, before connecting and at connect time."""
 
 import socket
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -9,15 +8,9 @@ import requests
 
 from relay.errors import Invalid
 from relay.online import guard, send, signing
+from tests.factories import send_settings
 
-SETTINGS = send.Settings(
-    connect_timeout=1.0,
-    read_timeout=2.0,
-    retry_schedule=(5.0, 30.0, 120.0),
-    rotation_grace=timedelta(hours=24),
-    allow_private=False,
-    lease_margin=3.0,
-)
+SETTINGS = send_settings()
 
 
 @pytest.mark.parametrize(

@@ -6,16 +6,10 @@ from typing import Any
 import pytest
 
 from relay.online import send
+from tests.factories import send_settings
 
 NOW = datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
-SETTINGS = send.Settings(
-    connect_timeout=1.0,
-    read_timeout=2.0,
-    retry_schedule=(5.0, 30.0, 120.0),
-    rotation_grace=timedelta(hours=24),
-    allow_private=False,
-    lease_margin=3.0,
-)
+SETTINGS = send_settings()
 
 
 @pytest.mark.parametrize(("attempts", "step"), [(1, 5.0), (2, 30.0), (3, 120.0)])

@@ -9,67 +9,23 @@ import yaml
 
 from relay.processes import files, schema
 from relay.processes.files import ProcessFileError, load_directory, load_file, to_yaml
-
-MINIMAL: dict[str, Any] = {
-    "key": "cycle-count",
-    "name": "Выборочный пересчёт",
-    "source_document_type": "Пересчёт товаров",
-    "terminal_document_type": "Пересчёт",
-    "result_document_type": "Пересчёт товаров",
-    "assign_to": "users",
-}
-
-
-class AnyText:
-    """Equal to any non-empty string."""
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, str) and bool(other)
-
-    def __hash__(self) -> int:
-        return 0
-
+from tests.factories import SHIPPED_KEYS, process_definition, process_yaml, write_process
+from tests.helpers import AnyText
 
 SHIPPED = files.SHIPPED_DIR
-KEYS = [
-    "order-picking",
-    "price-check",
-    "purchase-receipt",
-    "stock-count",
-    "transfer-receipt",
-    "transfer-shipment",
-]
-
-
-def minimal(key: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "key": key,
-        "name": f"Процесс {key}",
-        "source_document_type": "Заказ",
-        "terminal_document_type": "Сборка",
-        "result_document_type": "Расход",
-        "assign_to": "users",
-        **extra,
-    }
-
-
-def write(directory: Path, definition: dict[str, Any], name: str | None = None) -> Path:
-    path = directory / f"{name or definition['key']}.yaml"
-    path.write_text(yaml.safe_dump(definition, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 def test_the_shipped_directory_is_valid() -> None:
     definitions = load_directory(SHIPPED)
-    assert sorted(definitions) == KEYS
+    assert sorted(definitions) == SHIPPED_KEYS
     assert definitions["transfer-shipment"]["next_business_process"] == "transfer-receipt"
     assert definitions["stock-count"]["collective_work"] is True
 
 
 def test_a_loop_names_the_file_and_the_field(tmp_path: Path) -> None:
-    write(tmp_path, minimal("a", next_business_process="b"))
-    write(tmp_path, minimal("b", next_business_process="c"))
-    write(tmp_path, minimal("c", next_business_process="a"))
+    write_process(tmp_path, process_definition("a", next_business_process="b"))
+    write_process(tmp_path, process_definition("b", next_business_process="c"))
+    write_process(tmp_path, process_definition("c", next_business_process="a"))
     with pytest.raises(ProcessFileError) as caught:
         load_directory(tmp_path)
     message = str(caught.value)
@@ -80,8 +36,8 @@ def test_a_loop_names_the_file_and_the_field(tmp_path: Path) -> None:
 
 
 def test_a_chain_to_a_missing_process_names_the_file_and_the_field(tmp_path: Path) -> None:
-    write(tmp_path, minimal("a"))
-    write(tmp_path, minimal("b", next_business_process="nowhere"))
+    write_process(tmp_path, process_definition("a"))
+    write_process(tmp_path, process_definition("b", next_business_process="nowhere"))
     with pytest.raises(ProcessFileError) as caught:
         load_directory(tmp_path)
     message = str(caught.value)
@@ -91,9 +47,9 @@ def test_a_chain_to_a_missing_process_names_the_file_and_the_field(tmp_path: Pat
 
 
 def test_a_chain_without_a_loop_is_accepted(tmp_path: Path) -> None:
-    write(tmp_path, minimal("a", next_business_process="b"))
-    write(tmp_path, minimal("b", next_business_process="c"))
-    write(tmp_path, minimal("c"))
+    write_process(tmp_path, process_definition("a", next_business_process="b"))
+    write_process(tmp_path, process_definition("b", next_business_process="c"))
+    write_process(tmp_path, process_definition("c"))
     assert sorted(load_directory(tmp_path)) == ["a", "b", "c"]
 
 
@@ -112,31 +68,31 @@ def test_a_chain_without_a_loop_is_accepted(tmp_path: Path) -> None:
 def test_a_bad_field_names_the_file_and_the_field(
     tmp_path: Path, change: dict[str, Any], field: str
 ) -> None:
-    write(tmp_path, minimal("good"))
-    write(tmp_path, {**minimal("bad"), **change})
+    write_process(tmp_path, process_definition("good"))
+    write_process(tmp_path, {**process_definition("bad"), **change})
     with pytest.raises(ProcessFileError) as caught:
         load_directory(tmp_path)
     assert str(caught.value).startswith(f"{tmp_path / 'bad.yaml'}: field '{field}'")
 
 
 def test_a_rule_across_fields_names_the_file_and_the_field(tmp_path: Path) -> None:
-    write(tmp_path, minimal("bad", per_user_copy=True, collective_work=True))
+    write_process(tmp_path, process_definition("bad", per_user_copy=True, collective_work=True))
     with pytest.raises(ProcessFileError) as caught:
         load_directory(tmp_path)
     assert str(caught.value).startswith(f"{tmp_path / 'bad.yaml'}: field 'collective_work'")
 
 
 def test_a_missing_field_is_named(tmp_path: Path) -> None:
-    definition = minimal("bad")
+    definition = process_definition("bad")
     del definition["result_document_type"]
-    path = write(tmp_path, definition)
+    path = write_process(tmp_path, definition)
     with pytest.raises(ProcessFileError) as caught:
         load_file(path)
     assert str(caught.value).startswith(f"{path}: field 'result_document_type'")
 
 
 def test_the_file_must_be_named_after_its_key(tmp_path: Path) -> None:
-    path = write(tmp_path, minimal("real-key"), name="other-name")
+    path = write_process(tmp_path, process_definition("real-key"), name="other-name")
     with pytest.raises(ProcessFileError) as caught:
         load_file(path)
     assert str(caught.value).startswith(f"{path}: field 'key'")
@@ -160,7 +116,7 @@ def test_not_a_directory(tmp_path: Path) -> None:
         load_directory(tmp_path / "missing")
 
 
-@pytest.mark.parametrize("key", KEYS)
+@pytest.mark.parametrize("key", SHIPPED_KEYS)
 def test_to_yaml_round_trips_through_load_file(tmp_path: Path, key: str) -> None:
     definition = load_file(SHIPPED / f"{key}.yaml")
     text = to_yaml(definition)
@@ -175,7 +131,7 @@ def test_to_yaml_round_trips_through_load_file(tmp_path: Path, key: str) -> None
 
 
 def test_to_yaml_keeps_every_optional_value(tmp_path: Path) -> None:
-    definition = load_file(write(tmp_path, minimal("full")))
+    definition = load_file(write_process(tmp_path, process_definition("full")))
     definition.update(
         claim_limit_minutes=90,
         assignees={"users": ["ivanov"], "groups": ["Общая"]},
@@ -187,16 +143,6 @@ def test_to_yaml_keeps_every_optional_value(tmp_path: Path) -> None:
 
 
 # -- one file, read alone -------------------------------------------------------------------
-
-
-MINIMAL_YAML = """\
-key: {key}
-name: Выборочный пересчёт
-source_document_type: Пересчёт товаров
-terminal_document_type: Пересчёт
-result_document_type: Пересчёт товаров
-assign_to: users
-"""
 
 
 def write_text(directory: Path, name: str, text: str) -> Path:
@@ -214,14 +160,14 @@ def file_error(path: Path) -> str:
 
 
 def test_a_good_file_loads_with_defaults(tmp_path: Path) -> None:
-    path = write_text(tmp_path, "cycle-count.yaml", MINIMAL_YAML.format(key="cycle-count"))
-    assert files.load_file(path) == schema.validate_definition(MINIMAL)
+    path = write_text(tmp_path, "cycle-count.yaml", process_yaml("cycle-count"))
+    assert files.load_file(path) == schema.validate_definition(process_definition())
 
 
 def test_a_file_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
     """Windows editors often write UTF-8 with a BOM."""
     path = tmp_path / "cycle-count.yaml"
-    path.write_bytes(b"\xef\xbb\xbf" + MINIMAL_YAML.format(key="cycle-count").encode())
+    path.write_bytes(b"\xef\xbb\xbf" + process_yaml("cycle-count").encode())
     assert files.load_file(path)["name"] == "Выборочный пересчёт"
 
 
@@ -229,7 +175,7 @@ def test_bad_yaml_syntax_names_the_file_and_the_line(tmp_path: Path) -> None:
     path = write_text(
         tmp_path,
         "cycle-count.yaml",
-        MINIMAL_YAML.format(key="cycle-count") + "fields: [unclosed\n",
+        process_yaml("cycle-count") + "fields: [unclosed\n",
     )
     message = file_error(path)
     assert "YAML" in message
@@ -259,7 +205,7 @@ def test_a_file_that_is_not_a_mapping(tmp_path: Path, text: str, kind: str) -> N
 def test_a_bad_field_of_one_file_names_the_file_and_the_field(
     tmp_path: Path, extra: str, field: str
 ) -> None:
-    path = write_text(tmp_path, "cycle-count.yaml", MINIMAL_YAML.format(key="cycle-count") + extra)
+    path = write_text(tmp_path, "cycle-count.yaml", process_yaml("cycle-count") + extra)
     assert f"field '{field}'" in file_error(path)
 
 
@@ -273,22 +219,20 @@ def test_a_bad_enum_in_an_otherwise_full_file(tmp_path: Path) -> None:
 
 def test_a_field_written_twice_is_refused(tmp_path: Path) -> None:
     """An edit that adds quantity_control without removing the old line is a mistake to report."""
-    text = (
-        MINIMAL_YAML.format(key="cycle-count") + "quantity_control: exact\nquantity_control: none\n"
-    )
+    text = process_yaml("cycle-count") + "quantity_control: exact\nquantity_control: none\n"
     assert "quantity_control" in file_error(write_text(tmp_path, "cycle-count.yaml", text))
 
 
 def test_the_key_must_match_the_file_name(tmp_path: Path) -> None:
-    path = write_text(tmp_path, "cycle.yaml", MINIMAL_YAML.format(key="cycle-count"))
+    path = write_text(tmp_path, "cycle.yaml", process_yaml("cycle-count"))
     message = file_error(path)
     assert "field 'key'" in message
     assert "cycle-count.yaml" in message
 
 
 def test_a_directory_loads_every_file_by_key(tmp_path: Path) -> None:
-    write_text(tmp_path, "a.yaml", MINIMAL_YAML.format(key="a") + "next_business_process: b\n")
-    write_text(tmp_path, "b.yaml", MINIMAL_YAML.format(key="b"))
+    write_text(tmp_path, "a.yaml", process_yaml("a") + "next_business_process: b\n")
+    write_text(tmp_path, "b.yaml", process_yaml("b"))
     write_text(tmp_path, "notes.txt", "not a process")
     loaded = files.load_directory(tmp_path)
     assert sorted(loaded) == ["a", "b"]
@@ -296,8 +240,8 @@ def test_a_directory_loads_every_file_by_key(tmp_path: Path) -> None:
 
 
 def test_a_dangling_chain_names_the_file_and_the_field(tmp_path: Path) -> None:
-    write_text(tmp_path, "a.yaml", MINIMAL_YAML.format(key="a"))
-    write_text(tmp_path, "b.yaml", MINIMAL_YAML.format(key="b") + "next_business_process: ghost\n")
+    write_text(tmp_path, "a.yaml", process_yaml("a"))
+    write_text(tmp_path, "b.yaml", process_yaml("b") + "next_business_process: ghost\n")
     with pytest.raises(ProcessFileError) as info:
         files.load_directory(tmp_path)
     message = str(info.value)
@@ -307,8 +251,8 @@ def test_a_dangling_chain_names_the_file_and_the_field(tmp_path: Path) -> None:
 
 
 def test_one_bad_file_fails_the_directory_naming_it(tmp_path: Path) -> None:
-    write_text(tmp_path, "a.yaml", MINIMAL_YAML.format(key="a"))
-    write_text(tmp_path, "b.yaml", MINIMAL_YAML.format(key="b") + "quantity_control: lots\n")
+    write_text(tmp_path, "a.yaml", process_yaml("a"))
+    write_text(tmp_path, "b.yaml", process_yaml("b") + "quantity_control: lots\n")
     with pytest.raises(ProcessFileError) as info:
         files.load_directory(tmp_path)
     assert str(tmp_path / "b.yaml") in str(info.value)

@@ -6,25 +6,7 @@ import pytest
 
 from relay.errors import Invalid
 from relay.processes import schema
-
-MINIMAL: dict[str, Any] = {
-    "key": "cycle-count",
-    "name": "Выборочный пересчёт",
-    "source_document_type": "Пересчёт товаров",
-    "terminal_document_type": "Пересчёт",
-    "result_document_type": "Пересчёт товаров",
-    "assign_to": "users",
-}
-
-
-class AnyText:
-    """Equal to any non-empty string."""
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, str) and bool(other)
-
-    def __hash__(self) -> int:
-        return 0
+from tests.factories import process_definition
 
 
 def invalid(data: dict[str, Any]) -> Invalid:
@@ -35,9 +17,9 @@ def invalid(data: dict[str, Any]) -> Invalid:
 
 
 def test_defaults_are_filled_in() -> None:
-    definition = schema.validate_definition(MINIMAL)
+    definition = schema.validate_definition(process_definition())
     assert definition == {
-        **MINIMAL,
+        **process_definition(),
         "enabled": True,
         "load_into_source_document": False,
         "next_business_process": None,
@@ -74,7 +56,7 @@ def test_defaults_are_filled_in() -> None:
 def test_nested_defaults_are_filled_in_partly_given_objects() -> None:
     definition = schema.validate_definition(
         {
-            **MINIMAL,
+            **process_definition(),
             "on_load": {"post_after_load": True},
             "fields": {"lines_to_terminal": ["name"]},
             "assignees": {"users": ["anna"]},
@@ -91,9 +73,9 @@ def test_nested_defaults_are_filled_in_partly_given_objects() -> None:
 
 
 def test_the_given_input_is_not_changed() -> None:
-    data = dict(MINIMAL)
+    data = dict(process_definition())
     schema.validate_definition(data)
-    assert data == MINIMAL
+    assert data == process_definition()
 
 
 def test_every_missing_required_field_is_named() -> None:
@@ -111,7 +93,7 @@ def test_every_missing_required_field_is_named() -> None:
 def test_every_invalid_field_is_named_in_one_answer() -> None:
     err = invalid(
         {
-            **MINIMAL,
+            **process_definition(),
             "key": "Bad Key",
             "name": "",
             "enabled": "maybe",
@@ -157,7 +139,7 @@ def test_every_invalid_field_is_named_in_one_answer() -> None:
     ],
 )
 def test_the_message_names_the_field(patch: dict[str, Any], field: str) -> None:
-    err = invalid({**MINIMAL, **patch})
+    err = invalid({**process_definition(), **patch})
     assert f"field '{field}'" in err.message
 
 
@@ -181,14 +163,14 @@ def test_the_message_names_the_field(patch: dict[str, Any], field: str) -> None:
     ],
 )
 def test_cross_field_rules(patch: dict[str, Any], field: str) -> None:
-    err = invalid({**MINIMAL, **patch})
+    err = invalid({**process_definition(), **patch})
     assert list(err.details["fields"]) == [field]
     assert f"field '{field}'" in err.message
 
 
 def test_a_device_process_may_carry_empty_assignees() -> None:
     definition = schema.validate_definition(
-        {**MINIMAL, "assign_to": "device", "assignees": {"users": [], "groups": []}}
+        {**process_definition(), "assign_to": "device", "assignees": {"users": [], "groups": []}}
     )
     assert definition["assign_to"] == "device"
 
@@ -203,14 +185,14 @@ def test_a_device_process_may_carry_empty_assignees() -> None:
     ],
 )
 def test_coherent_combinations_pass(patch: dict[str, Any]) -> None:
-    definition = schema.validate_definition({**MINIMAL, **patch})
+    definition = schema.validate_definition({**process_definition(), **patch})
     for name, value in patch.items():
         if name != "assignees":
             assert definition[name] == value
 
 
 def test_dump_definition_uses_the_schema_order_and_the_fields_name() -> None:
-    definition = schema.validate_definition(MINIMAL)
+    definition = schema.validate_definition(process_definition())
     dumped = schema.dump_definition(dict(reversed(list(definition.items()))))
     assert list(dumped)[:3] == ["key", "name", "enabled"]
     assert "fields" in dumped

@@ -1,54 +1,18 @@
 """A tenant's processes: shipped copies, versioned edits, chain checks, importing a directory."""
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 from flask import Flask
 
 from relay.db import transaction
 from relay.errors import Invalid, NotFound
 from relay.processes import files, schema, store
 from relay.processes.files import load_directory, load_file
+from tests.factories import SHIPPED_KEYS, process_definition, write_process
 from tests.helpers import TenantKeys
 
-MINIMAL: dict[str, Any] = {
-    "key": "cycle-count",
-    "name": "Выборочный пересчёт",
-    "source_document_type": "Пересчёт товаров",
-    "terminal_document_type": "Пересчёт",
-    "result_document_type": "Пересчёт товаров",
-    "assign_to": "users",
-}
-
 SHIPPED = files.SHIPPED_DIR
-KEYS = [
-    "order-picking",
-    "price-check",
-    "purchase-receipt",
-    "stock-count",
-    "transfer-receipt",
-    "transfer-shipment",
-]
-
-
-def minimal(key: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "key": key,
-        "name": f"Процесс {key}",
-        "source_document_type": "Заказ",
-        "terminal_document_type": "Сборка",
-        "result_document_type": "Расход",
-        "assign_to": "users",
-        **extra,
-    }
-
-
-def write(directory: Path, definition: dict[str, Any], name: str | None = None) -> Path:
-    path = directory / f"{name or definition['key']}.yaml"
-    path.write_text(yaml.safe_dump(definition, allow_unicode=True), encoding="utf-8")
-    return path
 
 
 def test_a_new_tenant_has_the_shipped_processes_at_version_1(
@@ -62,10 +26,10 @@ def test_a_new_tenant_has_the_shipped_processes_at_version_1(
 
 
 def test_put_creates_a_process_at_version_1(app_ctx: Flask, tenant: TenantKeys) -> None:
-    body = {k: v for k, v in MINIMAL.items() if k != "key"}
+    body = {k: v for k, v in process_definition().items() if k != "key"}
     row = store.save(tenant.id, "cycle-count", body, partial=False)
     assert row.version == 1
-    assert row.definition == schema.validate_definition(MINIMAL)
+    assert row.definition == schema.validate_definition(process_definition())
     assert store.current(tenant.id, "cycle-count").quantity_control == "none"
 
 
@@ -74,13 +38,13 @@ def test_put_replaces_the_whole_definition_and_bumps_the_version(
 ) -> None:
     before = store.current(tenant.id, "purchase-receipt")
     assert before.quantity_control == "no_excess"
-    body = {**MINIMAL, "key": "purchase-receipt", "assign_to": "device"}
+    body = {**process_definition(), "key": "purchase-receipt", "assign_to": "device"}
     row = store.save(tenant.id, "purchase-receipt", body, partial=False)
     assert row.version == 2
     # What the body leaves out goes back to its default: PUT is a replacement.
     assert row.definition["quantity_control"] == "none"
     assert row.definition["on_load"]["write_after_load"] == "always"
-    assert row.definition["name"] == MINIMAL["name"]
+    assert row.definition["name"] == process_definition()["name"]
 
 
 def test_put_validates_the_whole_body(app_ctx: Flask, tenant: TenantKeys) -> None:
@@ -161,7 +125,7 @@ def test_patch_of_a_missing_process_is_404(app_ctx: Flask, tenant: TenantKeys) -
 def test_a_key_that_does_not_match_the_address_is_refused(
     app_ctx: Flask, tenant: TenantKeys, partial: bool
 ) -> None:
-    body = {**MINIMAL, "key": "order-picking"}
+    body = {**process_definition(), "key": "order-picking"}
     with pytest.raises(Invalid) as info:
         store.save(tenant.id, "price-check", body, partial=partial)
     assert info.value.status == 422
@@ -237,8 +201,8 @@ def test_import_keeps_unchanged_and_bumps_changed(
     definitions = load_directory(SHIPPED)
     with transaction():
         outcome = store.import_definitions(tenant.id, definitions)
-    assert outcome == dict.fromkeys(KEYS, "unchanged")
-    assert versions(tenant.id) == dict.fromkeys(KEYS, 1)
+    assert outcome == dict.fromkeys(SHIPPED_KEYS, "unchanged")
+    assert versions(tenant.id) == dict.fromkeys(SHIPPED_KEYS, 1)
 
     changed = {
         **definitions,
@@ -248,7 +212,7 @@ def test_import_keeps_unchanged_and_bumps_changed(
         outcome = store.import_definitions(tenant.id, changed)
     assert outcome["stock-count"] == "updated"
     assert {k for k, v in outcome.items() if v != "unchanged"} == {"stock-count"}
-    assert versions(tenant.id) == {**dict.fromkeys(KEYS, 1), "stock-count": 2}
+    assert versions(tenant.id) == {**dict.fromkeys(SHIPPED_KEYS, 1), "stock-count": 2}
     assert store.current(tenant.id, "stock-count")["keep_merged_document"] is False
     assert store.at_version(tenant.id, "stock-count", 1)["keep_merged_document"] is True
 
@@ -263,9 +227,11 @@ def test_import_adds_a_new_chain_at_once(
     tenant: TenantKeys, app_ctx: Flask, tmp_path: Path
 ) -> None:
     # Keys sort so that the process chaining onward comes first: import must order them.
-    write(tmp_path, minimal("a-return", next_business_process="b-restock"))
-    write(tmp_path, minimal("b-restock", next_business_process="c-putaway"))
-    write(tmp_path, minimal("c-putaway", next_business_process="transfer-receipt"))
+    write_process(tmp_path, process_definition("a-return", next_business_process="b-restock"))
+    write_process(tmp_path, process_definition("b-restock", next_business_process="c-putaway"))
+    write_process(
+        tmp_path, process_definition("c-putaway", next_business_process="transfer-receipt")
+    )
     for key in ("transfer-receipt",):
         (tmp_path / f"{key}.yaml").write_text(
             (SHIPPED / f"{key}.yaml").read_text(encoding="utf-8"), encoding="utf-8"
