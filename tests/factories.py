@@ -11,6 +11,7 @@ The directory builders work inside an app context and only flush: the caller's
 ``transaction()`` (or the test's session) commits, as in the domain itself.
 """
 
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -19,13 +20,17 @@ from typing import Any
 import yaml
 from sqlalchemy import insert
 
+from relay.db import transaction
 from relay.directory import auth, devices, users
 from relay.directory.auth import Identity
+from relay.documents import lifecycle, push
+from relay.documents.routing import Target
 from relay.extensions import db
-from relay.models import Device, Group, User
+from relay.models import Device, Group, Result, User
 from relay.online import send
 from relay.processes import files, schema
 from relay.processes.schema import Process
+from relay.work import completion
 
 # The suite's password hash: fast (production uses scrypt); as tests/conftest.py sets it.
 FAST_HASH = "pbkdf2:sha256:1000"
@@ -198,6 +203,50 @@ def log_in(device_token: str, login: str, password: str = PASSWORD) -> str:
         lockout=timedelta(minutes=5),
     )
     return session.token
+
+
+# -- documents pushed, claimed, completed (each in a transaction of its own) --------------------
+
+
+def push_docs(
+    accounting_key: str,
+    process_key: str,
+    docs: Sequence[dict[str, Any]],
+    target: Target | None = None,
+) -> list[push.Pushed]:
+    """Push documents as 1C does."""
+    with transaction():
+        return push.push(identity(accounting_key), process_key, target or Target(), docs)
+
+
+def claim(token: str, instance_id: uuid.UUID) -> str:
+    """Claim an instance for the terminal with this token; return the claim token."""
+    with transaction():
+        _instance, claim_token = lifecycle.claim(identity(token), instance_id)
+    return claim_token
+
+
+def complete(
+    token: str, instance_id: uuid.UUID, lines: list[dict[str, Any]], **payload: Any
+) -> dict[str, Any]:
+    """Complete a claimed instance with these actual lines; return the relay's answer."""
+    body = {"submission_id": uuid.uuid4().hex, "lines": lines, **payload}
+    with transaction():
+        return completion.complete(identity(token), instance_id, body)
+
+
+def completed_order(
+    accounting_key: str, device_token: str, external_id: str = "ЗаказПоставщику-0000-000123"
+) -> Result:
+    """A supplier order pushed to the device, claimed and completed as declared: its result."""
+    pin = identity(device_token).device_pin
+    (pushed,) = push_docs(accounting_key, "purchase-receipt", [doc(external_id)], Target(pin=pin))
+    instance_id = pushed.instances[0].id
+    token = claim(device_token, instance_id)
+    answer = complete(device_token, instance_id, [actual(1, 10), actual(2, 5)], claim_token=token)
+    result = db.session.get(Result, (pushed.document.tenant_id, uuid.UUID(answer["result_id"])))
+    assert result is not None
+    return result
 
 
 # -- webhook deliveries --------------------------------------------------------------------------
