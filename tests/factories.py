@@ -26,8 +26,8 @@ from relay.directory.auth import Identity
 from relay.documents import lifecycle, push
 from relay.documents.routing import Target
 from relay.extensions import db
-from relay.models import Device, Group, Result, User
-from relay.online import send
+from relay.models import Device, Group, Result, User, WebhookEndpoint
+from relay.online import send, webhook
 from relay.processes import files, schema
 from relay.processes.schema import Process
 from relay.work import completion
@@ -264,3 +264,11 @@ def send_settings(**changes: Any) -> send.Settings:
         **changes,
     }
     return send.Settings(**values)
+
+
+def set_webhook(
+    tenant_id: int, url: str = "http://127.0.0.1:9/hs/relay", *, enabled: bool = True
+) -> tuple[WebhookEndpoint, str | None]:
+    """Set the tenant's webhook endpoint (a LAN address allowed); return it and a new secret."""
+    with transaction():
+        return webhook.put_endpoint(tenant_id, url=url, enabled=enabled, allow_private=True)
