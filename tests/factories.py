@@ -213,10 +213,13 @@ def push_docs(
     process_key: str,
     docs: Sequence[dict[str, Any]],
     target: Target | None = None,
+    next_target: Target | None = None,
 ) -> list[push.Pushed]:
-    """Push documents as 1C does."""
+    """Push documents as 1C does (``next_target``: where the chained documents go)."""
     with transaction():
-        return push.push(identity(accounting_key), process_key, target or Target(), docs)
+        return push.push(
+            identity(accounting_key), process_key, target or Target(), docs, next_target
+        )
 
 
 def claim(token: str, instance_id: uuid.UUID) -> str:
