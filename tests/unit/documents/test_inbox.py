@@ -35,7 +35,7 @@ def tag(token: str, after: uuid.UUID | None = None, limit: int = 50) -> str:
 
 def listed(token: str, after: uuid.UUID | None = None, limit: int = 50) -> list[str]:
     who = identity(token)
-    rows, _cursor = inbox.page(who, inbox.audience(who), after, limit)
+    rows = inbox.page(who, inbox.audience(who), after, limit).rows
     return [document.external_id for _instance, document in rows]
 
 
@@ -182,15 +182,16 @@ def test_pages_follow_instance_order_with_a_cursor(setup: dict[str, str], accoun
     who = identity(setup["one"])
     audience = inbox.audience(who)
     seen: list[str] = []
-    cursor = None
+    cursor: uuid.UUID | None = None
     pages = 0
     while True:
-        rows, cursor = inbox.page(who, audience, cursor, 2)
+        page = inbox.page(who, audience, cursor, 2)
         pages += 1
-        assert len(rows) <= 2
-        seen += [document.external_id for _instance, document in rows]
-        if cursor is None:
+        assert len(page.rows) <= 2
+        seen += [document.external_id for _instance, document in page.rows]
+        if page.next is None:
             break
+        cursor = uuid.UUID(page.next)
     assert pages == 3
     assert seen == [p.document.external_id for p in order]
 

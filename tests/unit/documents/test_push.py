@@ -51,7 +51,7 @@ def documents(tenant_id: int, external_id: str | None = None) -> list[Document]:
         state=None,
         after=None,
         limit=100,
-    )
+    ).rows
 
 
 def test_a_new_document_is_created_with_one_queued_instance(
@@ -260,7 +260,7 @@ def test_search_filters_by_state(tenant: TenantKeys, terminals: tuple[str, str])
     def found(state: str) -> list[str]:
         rows = push.search(
             tenant.id, business_process=RECEIPT, external_id=None, state=state, after=None, limit=9
-        )
+        ).rows
         return [d.external_id for d in rows]
 
     assert found("queued") == ["Q"]

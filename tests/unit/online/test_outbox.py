@@ -171,14 +171,16 @@ def test_dead_letters_are_listed_and_counted(tenant: TenantKeys, results: list[R
     dead = [make_dead(results[0]), make_dead(results[2])]
     assert outbox.counts(tenant.id) == {"pending": 1, "dead": 2}
     page = outbox.dead_letters(tenant.id, after=None, limit=10)
-    assert [(e.id, r.id) for e, r, _d in page] == [
+    assert [(d.entry.id, d.result.id) for d in page.rows] == [
         (dead[0].id, results[0].id),
         (dead[1].id, results[2].id),
     ]
-    assert [e.id for e, _r, _d in outbox.dead_letters(tenant.id, after=dead[0].id, limit=10)] == [
-        dead[1].id
-    ]
-    assert outbox.dead_letters(tenant.id, after=None, limit=1)[0][0].id == dead[0].id
+    assert page.next is None
+    first = outbox.dead_letters(tenant.id, after=None, limit=1)
+    assert [d.entry.id for d in first.rows] == [dead[0].id]
+    assert first.next == dead[0].webhook_id
+    rest = outbox.dead_letters(tenant.id, after=first.next, limit=10)
+    assert [d.entry.id for d in rest.rows] == [dead[1].id]
 
 
 def test_a_replayed_dead_letter_starts_over_with_the_same_id(

@@ -115,7 +115,7 @@ def test_a_2xx_delivers_and_marks_the_result_processed(
     assert (entry.state, entry.attempts, entry.last_status) == ("delivered", 1, 204)
     assert entry.delivered_at is not None
     assert feed.get(tenant.id, results[0].id).processed_at is not None
-    rows, _after = feed.feed(tenant.id, after=None, limit=10)
+    rows = feed.feed(tenant.id, after=None, limit=10).rows
     assert [r.id for r in rows] == [results[1].id]
 
 

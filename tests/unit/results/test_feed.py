@@ -9,6 +9,7 @@ from relay.db import transaction
 from relay.errors import Invalid, NotFound
 from relay.extensions import db
 from relay.models import Result
+from relay.paging import Page
 from relay.results import feed
 from tests.factories import completed_order, enroll, identity
 from tests.helpers import TenantKeys
@@ -32,7 +33,8 @@ def read_all(tenant_id: int, limit: int) -> tuple[list[uuid.UUID], int]:
     ids: list[uuid.UUID] = []
     after, pages = None, 0
     while True:
-        rows, after = feed.feed(tenant_id, after=after, limit=limit)
+        page = feed.feed(tenant_id, after=after, limit=limit)
+        rows, after = page.rows, page.next
         pages += 1
         assert len(rows) <= limit
         ids += [r.id for r in rows]
@@ -43,9 +45,9 @@ def read_all(tenant_id: int, limit: int) -> tuple[list[uuid.UUID], int]:
 def test_the_feed_lists_unprocessed_results_in_completion_order(
     tenant: TenantKeys, results: list[Result]
 ) -> None:
-    rows, after = feed.feed(tenant.id, after=None, limit=10)
-    assert [r.id for r in rows] == [r.id for r in results]
-    assert after is None
+    page = feed.feed(tenant.id, after=None, limit=10)
+    assert [r.id for r in page.rows] == [r.id for r in results]
+    assert page.next is None
 
 
 @pytest.mark.parametrize(("limit", "pages"), [(1, 4), (2, 2), (3, 2), (4, 1)])
@@ -58,9 +60,9 @@ def test_pages_cover_the_feed_once(
 def test_the_cursor_is_the_last_result_of_the_page(
     tenant: TenantKeys, results: list[Result]
 ) -> None:
-    rows, after = feed.feed(tenant.id, after=None, limit=2)
-    assert after == feed.encode_cursor(rows[-1])
-    assert feed.decode_cursor(after) == (rows[-1].completed_at, rows[-1].id)
+    page = feed.feed(tenant.id, after=None, limit=2)
+    assert page.next == feed.encode_cursor(page.rows[-1])
+    assert feed.decode_cursor(page.next) == (page.rows[-1].completed_at, page.rows[-1].id)
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "Zm9v", "W10", "!!", "WyJub3QgYSBkYXRlIiwgIngiXQ"])
@@ -76,7 +78,7 @@ def test_a_cursor_the_feed_did_not_give_out_is_refused(
 def test_acknowledged_results_leave_the_feed(tenant: TenantKeys, results: list[Result]) -> None:
     processed, already = ack(tenant, [results[0].id, results[2].id])
     assert (processed, already) == ([results[0].id, results[2].id], [])
-    rows, _after = feed.feed(tenant.id, after=None, limit=10)
+    rows = feed.feed(tenant.id, after=None, limit=10).rows
     assert [r.id for r in rows] == [results[1].id, results[3].id]
     db.session.expire_all()
     assert feed.get(tenant.id, results[0].id).processed_at is not None
@@ -104,7 +106,7 @@ def test_an_unknown_id_fails_the_whole_ack(tenant: TenantKeys, results: list[Res
         ack(tenant, [results[0].id, ghost])
     assert info.value.code == "result_not_found"
     assert info.value.details == {"ids": [str(ghost)]}
-    rows, _after = feed.feed(tenant.id, after=None, limit=10)
+    rows = feed.feed(tenant.id, after=None, limit=10).rows
     assert len(rows) == 4  # nothing was acknowledged
 
 
@@ -115,8 +117,8 @@ def test_another_tenants_results_cannot_be_acknowledged_or_read(
         feed.ack(identity(other_tenant.accounting_key), [results[0].id])
     with pytest.raises(NotFound):
         feed.get(other_tenant.id, results[0].id)
-    assert feed.feed(other_tenant.id, after=None, limit=10) == ([], None)
-    assert len(feed.feed(tenant.id, after=None, limit=10)[0]) == 4
+    assert feed.feed(other_tenant.id, after=None, limit=10) == Page([], None)
+    assert len(feed.feed(tenant.id, after=None, limit=10).rows) == 4
 
 
 def test_get_of_a_missing_result_is_404(tenant: TenantKeys, results: list[Result]) -> None:

@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from relay.db import transaction
-from relay.documents import lifecycle
+from relay.documents import lifecycle, parts
 from relay.documents.routing import Target
 from relay.errors import Conflict
 from relay.extensions import db
@@ -102,7 +102,7 @@ def test_joining_again_gives_the_same_part_a_new_token(
     )
     with transaction():
         instance = lifecycle.load(identity(operators[0]), instance_id).instance
-        assert len(collective.parts_of(instance)) == 1
+        assert len(parts.parts_of(instance)) == 1
 
 
 def test_closing_while_another_part_is_open_stores_nothing(
@@ -196,6 +196,6 @@ def test_joined_names_the_instances_with_the_callers_open_part(
     instance_id = count_pushed(tenant)
     join(operators[0], instance_id)
     other = uuid.uuid4()
-    assert collective.joined(identity(operators[0]), [instance_id, other]) == {instance_id}
-    assert collective.joined(identity(operators[1]), [instance_id]) == set()
-    assert collective.joined(identity(operators[0]), []) == set()
+    assert parts.joined(identity(operators[0]), [instance_id, other]) == {instance_id}
+    assert parts.joined(identity(operators[1]), [instance_id]) == set()
+    assert parts.joined(identity(operators[0]), []) == set()
