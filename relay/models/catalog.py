@@ -143,4 +143,7 @@ class CatalogPacket(Base):
     number: Mapped[int] = mapped_column(primary_key=True)
     digest: Mapped[str] = mapped_column(String(64))
     count: Mapped[int]
+    # The items' ids alone, so a commit checks duplicates and mirror deletions before it
+    # reads any item.
+    ids: Mapped[list[Any]]
     items: Mapped[list[Any]]

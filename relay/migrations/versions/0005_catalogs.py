@@ -125,6 +125,7 @@ def upgrade():
         sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("ids", _json(), nullable=False),
         sa.Column("items", _json(), nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id", "upload_id"],
