@@ -7,6 +7,10 @@ store (the catalog's version when it was read), and every later page reads only 
 change committed while the terminal pages is not half seen; the terminal gets it whole with its
 next delta. ``since=0`` is the full catalog (tombstones left out).
 
+A page is read from one snapshot (``snapshot()``): on PostgreSQL a REPEATABLE READ
+transaction, so the catalog's version and the items come from the same moment; SQLite's read
+transaction already is one.
+
 When tombstones newer than ``since`` were purged, the deletions since then can no longer be
 told: the terminal is answered ``410 resync_required`` and reloads from ``since=0``.
 """
@@ -24,6 +28,15 @@ from relay import jsonutil
 from relay.errors import Gone, Invalid
 from relay.extensions import db
 from relay.models import Catalog, CatalogItem
+
+
+def snapshot() -> None:
+    """Make the reads that follow see one snapshot of the database (call before them)."""
+    session = db.session
+    if session.get_bind().dialect.name == "postgresql":
+        # End the transaction the credential was read in: a new one takes the isolation level.
+        session.commit()
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
 def catalogs(tenant_id: int) -> list[Catalog]:

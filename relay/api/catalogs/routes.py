@@ -111,6 +111,7 @@ def _limit(value: int | None, settings: Settings) -> int:
 
 def _delta(tenant_id: int, name: str, args: dict[str, Any]) -> Any:
     """One page of a delta, with its ETag; 304 when the caller has it already."""
+    deltas.snapshot()
     catalog = changes.find(tenant_id, _readable(name))
     limit = _limit(args["limit"], _settings())
     tag = deltas.etag(catalog, args["since"], args["after"], limit)
