@@ -56,15 +56,21 @@ def _error(status: int, code: str, message: str, details: dict[str, Any] | None 
 
 
 def errors(*documented: tuple[int, str, str, dict[str, Any] | None]) -> Callable[[Any], Any]:
-    """Document a view's error answers, one example per status."""
+    """Document a view's error answers: an example of each code, grouped by status."""
+    by_status: dict[int, list[tuple[str, str, dict[str, Any] | None]]] = {}
+    for status, code, message, details in documented:
+        by_status.setdefault(status, []).append((code, message, details))
 
     def decorator(fn: Any) -> Any:
-        for status, code, message, details in documented:
+        for status, answers in by_status.items():
             fn = blp.alt_response(
                 status,
                 schema=ErrorSchema,
-                description=f"`{code}`: {message}",
-                example=_error(status, code, message, details),
+                description="; ".join(f"`{code}`: {message}" for code, message, _ in answers),
+                examples={
+                    code: {"value": _error(status, code, message, details)}
+                    for code, message, details in answers
+                },
             )(fn)
         return fn
 
@@ -292,9 +298,26 @@ class CommitView(MethodView):
             409,
             "deletions_need_confirmation",
             "This mirror would delete 4200 of the 15000 items of catalog products. Nothing was "
-            'changed; commit again with "confirm_deletions": true to apply it. (Or '
-            "`packets_missing` with details.missing, `upload_expired`.)",
+            'changed; commit again with "confirm_deletions": true to apply it.',
             {"deletions": 4200, "items": 15000, "sample": ["p-0001", "p-0002"]},
+        ),
+        (
+            409,
+            "packets_missing",
+            "Upload … lacks packet(s) 2 of 3; send them, then commit.",
+            {"missing": [2]},
+        ),
+        (
+            409,
+            "upload_expired",
+            "Upload … expired at 2026-12-08 10:15 UTC without a commit; open a new one.",
+            None,
+        ),
+        (
+            422,
+            "duplicate_ids",
+            "Item id 'p-001' is in more than one packet; send each item once.",
+            {"ids": ["p-001"]},
         ),
     )
     def post(self, data: dict[str, Any], name: str, upload_id: str) -> dict[str, Any]:
