@@ -110,6 +110,10 @@ class Writer:
         self.now = now
         self.applied = Applied(catalog.name, catalog.version)
         self._live = 0
+        # A catalog that never had a version has no rows: its first load inserts without
+        # looking (and an upload's packets never share an id). Looking would also mislead
+        # PostgreSQL's planner, whose statistics still say the table is empty.
+        self._empty = catalog.version == 0
 
     def _where(self) -> list[Any]:
         return [
@@ -122,14 +126,7 @@ class Writer:
         self.applied.upserted += len(items)
         tenant_id, name = self.catalog.tenant_id, self.catalog.name
         for ids in chunks(list(items)):
-            existing = {
-                row.id: row
-                for row in db.session.execute(
-                    select(CatalogItem.id, CatalogItem.deleted, CatalogItem.data).where(
-                        *self._where(), CatalogItem.id.in_(ids)
-                    )
-                )
-            }
+            existing = {} if self._empty else self._existing(ids)
             inserts: list[dict[str, Any]] = []
             updates: list[dict[str, Any]] = []
             replaced: list[str] = []
@@ -185,6 +182,16 @@ class Writer:
             if barcodes:
                 db.session.execute(insert(CatalogBarcode), barcodes)
             self.applied.changed += len(inserts) + len(updates)
+
+    def _existing(self, ids: Sequence[str]) -> dict[str, Any]:
+        return {
+            row.id: row
+            for row in db.session.execute(
+                select(CatalogItem.id, CatalogItem.deleted, CatalogItem.data).where(
+                    *self._where(), CatalogItem.id.in_(ids)
+                )
+            )
+        }
 
     def delete(self, ids: Iterable[str]) -> None:
         """Turn live items into tombstones; ids not in the catalog (or deleted) are skipped."""
