@@ -71,3 +71,14 @@ PROXY_HOPS = 0
 # `relay serve`: where gunicorn listens and how many sync workers (0 = one per core).
 BIND = "127.0.0.1:8000"
 WORKERS = 0
+
+# The address terminals use to reach this relay, e.g. https://relay.example.com or
+# http://192.168.1.10:8000: enrollment QR codes carry it. Empty: the address the admin used.
+PUBLIC_URL = ""
+
+# Admin console (/admin/): a session ends after this many idle minutes; failed sign-ins per
+# client address (successes are never counted); the account lockout reuses LOGIN_LOCKOUT_*.
+CONSOLE_IDLE_MINUTES = 30
+RATELIMIT_CONSOLE_SIGN_IN = "20 per 10 minutes"
+# Devices count as "seen recently" on the console's overview for this many minutes.
+CONSOLE_SEEN_MINUTES = 5

@@ -1,6 +1,7 @@
 """Tables only; the rules that use them live in the domain modules."""
 
 from relay.models.base import Base
+from relay.models.console import AuditEntry, ConsoleAccount, ConsoleSession
 from relay.models.directory import Device, Group, GroupMember, User
 from relay.models.document import (
     Document,
@@ -16,9 +17,12 @@ from relay.models.tenant import Credential, EnrollmentCode, Tenant
 from relay.models.webhook import OutboxEntry, WebhookEndpoint
 
 __all__ = [
+    "AuditEntry",
     "Base",
     "BusinessProcess",
     "BusinessProcessVersion",
+    "ConsoleAccount",
+    "ConsoleSession",
     "Credential",
     "Device",
     "Document",

@@ -187,6 +187,14 @@ class Event(TenantScoped, Base):
             ondelete="CASCADE",
         ),
         Index("ix_events_tenant_id_document_id", "tenant_id", "document_id"),
+        # The admin console's recent failures: failed chains, newest first.
+        Index(
+            "ix_events_chain_failed",
+            "tenant_id",
+            "at",
+            sqlite_where=text("kind = 'chain_failed'"),
+            postgresql_where=text("kind = 'chain_failed'"),
+        ),
     )
 
     document_id: Mapped[uuid.UUID]
@@ -241,6 +249,8 @@ class Result(TenantScoped, Base):
         ),
         Index("ix_results_tenant_id_instance_id", "tenant_id", "instance_id"),
         Index("ix_results_tenant_id_document_id", "tenant_id", "document_id"),
+        # The admin console: today's completions, and results newest first.
+        Index("ix_results_tenant_id_completed_at", "tenant_id", "completed_at"),
     )
 
     document_id: Mapped[uuid.UUID]
