@@ -293,3 +293,46 @@ for _kind, _name in (
     ("event", "event_label"),
 ):
     bp.add_app_template_global(_labeller(_kind), _name)
+
+# Sentences the domain and marshmallow write into field errors, listed so the catalog has them
+# (pybabel extracts these): the console shows them in the page's language.
+FIELD_SENTENCES = (
+    lazy_gettext("Length must be between 1 and 200."),
+    lazy_gettext("Missing data for required field."),
+    lazy_gettext("Not a valid integer."),
+    lazy_gettext("Must be greater than or equal to 1 and less than or equal to 43200."),
+    lazy_gettext("Fixed assignees need assign_to: users; a device process is sent to a device."),
+    lazy_gettext("per_user_copy needs assign_to: users; a device has no users to copy for."),
+    lazy_gettext("collective_work needs assign_to: users; users join a collective document."),
+    lazy_gettext(
+        "A process is either worked together (collective_work) or copied per user "
+        "(per_user_copy), not both."
+    ),
+    lazy_gettext("A process cannot chain to itself."),
+    lazy_gettext("Would make a loop."),
+    lazy_gettext("Already taken."),
+    lazy_gettext("A login is 1 to 64 letters, digits, '.', '_', '@' or '-'."),
+    lazy_gettext("Letters, digits, . _ @ - (1 to 64)."),
+    lazy_gettext("A password has at least 8 characters."),
+    lazy_gettext("At least 8 characters."),
+    lazy_gettext("This console account is disabled."),
+    lazy_gettext("The admin key is wrong."),
+    lazy_gettext(
+        "This tenant has console accounts: sign in with one. The admin key signs in only "
+        "to create the first account."
+    ),
+    lazy_gettext(
+        "Too many wrong passwords for this account: try again later or ask another "
+        "admin to set a new password."
+    ),
+    lazy_gettext("Too many failed sign-ins from this address; wait a few minutes."),
+    lazy_gettext("A device name is 1 to 100 characters."),
+    lazy_gettext("The mode is online or offline."),
+    lazy_gettext("Enter whole numbers for the uses and the hours."),
+    lazy_gettext("A password is 4 to 200 characters."),
+    lazy_gettext("A login is 1 to 64 characters, with no '/'."),
+    lazy_gettext("A group name is 1 to 100 characters, with no '/'."),
+    lazy_gettext("Enter the PIN of the device to send the document to."),
+    lazy_gettext("Name at least one user or group."),
+    lazy_gettext("Choose where to send the document."),
+)
