@@ -106,9 +106,9 @@ def process_save(key: str) -> Any:
             saved = store.save(who.tenant_id, key, definition, partial=False)
             audit("process.save", key, {"version": saved.version})
     except RelayError as err:
-        return _form_page(
-            row, definition, field_errors(err), status=422, error=translate(err.message)
-        )
+        errors = field_errors(err)
+        summary = gettext("Check the fields marked below.") if errors else translate(err.message)
+        return _form_page(row, definition, errors, status=422, error=summary)
     done(gettext("Saved: version %(version)s.", version=saved.version))
     if request.form.get("close"):
         return redirect(url_for("admin.processes"))
