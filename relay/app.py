@@ -12,8 +12,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from relay import db as database
-from relay import i18n, web
-from relay import jsonutil
+from relay import i18n, jsonutil, web
 from relay.errors import BadRequest
 from relay.extensions import db, migrate
 

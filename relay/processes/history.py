@@ -1,5 +1,6 @@
 """What admins do to a process besides editing it: copy, reset to shipped, compare versions."""
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from relay.processes import files, store
 
 @dataclass(frozen=True)
 class Change:
-    """One field that differs between two versions (nested fields as ``on_load.post_after_load``)."""
+    """One field that differs between two versions (nested: ``on_load.post_after_load``)."""
 
     field: str
     before: Any
@@ -54,7 +55,7 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Change]:
 def changes_by_version(rows: list[BusinessProcessVersion]) -> dict[int, list[Change]]:
     """For each version (rows newest first), what changed from the one before it."""
     out: dict[int, list[Change]] = {}
-    for newer, older in zip(rows, rows[1:], strict=False):
+    for newer, older in itertools.pairwise(rows):
         out[newer.version] = diff(older.definition, newer.definition)
     if rows:
         out.setdefault(rows[-1].version, [])

@@ -5,14 +5,23 @@ from tests.helpers import Client, TenantKeys, doc
 
 def test_unknown_pin_in_russian_and_english(api: Client, tenant: TenantKeys):
     body = {"business_process": "purchase-receipt", "documents": [doc()], "target": {"pin": "1234"}}
-    ru = api.post("/api/v1/documents", tenant.accounting_key, body, headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"})
-    en = api.post("/api/v1/documents", tenant.accounting_key, body, headers={"Accept-Language": "en-US"})
+    ru = api.post(
+        "/api/v1/documents",
+        tenant.accounting_key,
+        body,
+        headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"},
+    )
+    en = api.post(
+        "/api/v1/documents", tenant.accounting_key, body, headers={"Accept-Language": "en-US"}
+    )
     assert ru.status_code == en.status_code == 404
     assert ru.json["error"]["code"] == en.json["error"]["code"] == "device_not_found"
     assert ru.json["error"]["message"] == (
         "Устройство по пин-коду 1234 не найдено. Документы не выгружены в ТСД."
     )
-    assert en.json["error"]["message"] == "Device not found by PIN 1234. Documents were not uploaded."
+    assert (
+        en.json["error"]["message"] == "Device not found by PIN 1234. Documents were not uploaded."
+    )
 
 
 def test_http_errors_in_russian(api: Client):

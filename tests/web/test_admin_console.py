@@ -189,7 +189,10 @@ def test_process_form_shows_errors_beside_fields_and_saves(admin_console: Consol
 
 
 def test_reset_and_copy_a_process(admin_console: Console):
-    assert admin_console.post("/admin/processes/price-check/enabled", {"enabled": "0"}).status_code == 302
+    assert (
+        admin_console.post("/admin/processes/price-check/enabled", {"enabled": "0"}).status_code
+        == 302
+    )
     assert admin_console.post("/admin/processes/price-check/reset").status_code == 302
     copied = admin_console.post(
         "/admin/processes/price-check/copy", {"new_key": "price-check-2", "new_name": "Копия"}

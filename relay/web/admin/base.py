@@ -26,7 +26,7 @@ from relay.directory import console
 from relay.directory.console import Signed
 from relay.errors import RelayError
 from relay.extensions import db
-from relay.i18n import LANGUAGE_COOKIE, LANGUAGES
+from relay.i18n import LANGUAGES
 from relay.ids import parse_uuid
 from relay.timeutil import utcnow
 from relay.web import csrf

@@ -78,7 +78,7 @@ def documents() -> Any:
     )
     page = rows[:PAGE_SIZE]
     states = push.states_of(tenant_id, [d.id for d in page])
-    query = {k: v for k, v in shown.items() if v}
+    query: dict[str, Any] = {k: v for k, v in shown.items() if v}
     return render(
         "admin/documents/list.html",
         rows=[(d, states[d.id]) for d in page],
@@ -86,7 +86,7 @@ def documents() -> Any:
         processes=[r.key for r in store.list_current(tenant_id)],
         states=DOCUMENT_STATES,
         next_url=(
-            url_for("admin.documents", before=str(page[-1].id), **query)
+            url_for("admin.documents", **{**query, "before": str(page[-1].id)})
             if len(rows) > PAGE_SIZE
             else None
         ),
@@ -174,7 +174,8 @@ def document_cancel(document_id: str) -> Any:
     who = signed()
     try:
         with transaction():
-            doc, _instances = push.cancel(who.identity, uuid_arg(document_id))
+            doc = push.get(who.tenant_id, uuid_arg(document_id))
+            lifecycle.cancel(who.identity, doc)
             audit("document.cancel", doc.external_id)
     except RelayError as err:
         failed(err)

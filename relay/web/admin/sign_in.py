@@ -14,7 +14,6 @@ from relay.db import transaction
 from relay.directory import console
 from relay.errors import RelayError, TooManyRequests
 from relay.i18n import LANGUAGE_COOKIE, LANGUAGES
-from relay.web.admin.paging import audit_cursor, encode_audit_cursor
 from relay.web.admin.base import (
     audit,
     bp,
@@ -26,14 +25,15 @@ from relay.web.admin.base import (
     translate,
     uuid_arg,
 )
+from relay.web.admin.paging import audit_cursor, encode_audit_cursor
 
 
 def _limiter() -> MovingWindowRateLimiter:
     """Failed sign-ins per client address, in the store the API's limits use."""
     found = current_app.extensions.get("relay_console_limits")
     if found is None:
-        storage: Storage = storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"])
-        found = MovingWindowRateLimiter(storage)
+        storage = storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"])
+        found = MovingWindowRateLimiter(cast(Storage, storage))
         current_app.extensions["relay_console_limits"] = found
     return cast(MovingWindowRateLimiter, found)
 
@@ -123,7 +123,7 @@ def language(code: str) -> Response:
             samesite="Lax",
             secure=request.is_secure,
         )
-    return cast(Response, response)
+    return response
 
 
 # -- accounts --------------------------------------------------------------------------------

@@ -128,7 +128,9 @@ def test_replay_a_dead_letter(
     with app.app_context():
         from relay.extensions import db
 
-        states = list(db.session.scalars(OutboxEntry.__table__.select().with_only_columns(OutboxEntry.state)))
+        states = list(
+            db.session.scalars(OutboxEntry.__table__.select().with_only_columns(OutboxEntry.state))
+        )
         db.session.remove()
     assert states == ["pending"]
 
