@@ -298,8 +298,8 @@ def qr_payload(code: str, base_url: str | None) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
-def qr_svg(payload: str) -> str:
-    """Render a QR code as SVG markup."""
+def qr_svg(payload: str, *, scale: int = 4) -> str:
+    """Render a QR code as SVG markup (``scale`` pixels per module)."""
     buffer = io.BytesIO()
-    segno.make(payload, error="m").save(buffer, kind="svg", scale=4, xmldecl=False)
+    segno.make(payload, error="m").save(buffer, kind="svg", scale=scale, xmldecl=False)
     return buffer.getvalue().decode()

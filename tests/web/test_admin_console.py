@@ -323,3 +323,125 @@ def test_unknown_document_is_404(admin_console: Console):
 
 def test_signed_in_page_has_a_token(admin_console: Console):
     assert csrf_of(admin_console.client.get("/admin/webhook").text)
+
+
+def test_users_groups_membership_and_password(admin_console: Console, api: Client, tenant):
+    for login in ("petrov", "sidorov"):
+        created = admin_console.post("/admin/users", {"login": login, "password": "secret-1"})
+        assert created.status_code == 302
+    made = admin_console.post("/admin/groups", {"name": "Кладовщики", "members": "petrov"})
+    assert made.status_code == 302
+    admin_console.post(
+        "/admin/groups/Кладовщики", {"name": "Кладовщики", "members": "petrov, sidorov"}
+    )
+    assert api.get("/api/v1/admin/groups/Кладовщики", tenant.admin_key).json["members"] == [
+        "petrov",
+        "sidorov",
+    ]
+    unknown = admin_console.post(
+        "/admin/groups/Кладовщики", {"name": "Кладовщики", "members": "nobody"}
+    )
+    assert unknown.status_code == 302
+    assert "nobody" in admin_console.client.get("/admin/users").text
+    assert api.get("/api/v1/admin/groups/Кладовщики", tenant.admin_key).json["members"] == [
+        "petrov",
+        "sidorov",
+    ]
+    terminal = api.enroll(tenant)
+    admin_console.post("/admin/users/petrov", {"name": "Петров", "password": "new-secret"})
+    relogin = api.post(
+        "/api/v1/terminal/sessions", terminal.token, {"login": "petrov", "password": "new-secret"}
+    )
+    assert relogin.status_code == 201
+
+
+def test_document_filters(admin_console: Console, api: Client, tenant: TenantKeys):
+    one = api.enroll(tenant, name="Один")
+    two = api.enroll(tenant, name="Два")
+    api.push(tenant, "purchase-receipt", [doc("ЗП-1")], {"pin": one.pin})
+    api.push(tenant, "purchase-receipt", [doc("ЗП-2")], {"pin": two.pin})
+    api.user(tenant, "ivanov")
+    api.push(tenant, "order-picking", [doc("ЗК-1")], {"users": ["ivanov"]})
+
+    def listed(query: str) -> set[str]:
+        page = admin_console.client.get(f"/admin/documents?{query}").text
+        return set(re.findall(r">(З[ПК]-\d)</a>", page))
+
+    assert listed("") == {"ЗП-1", "ЗП-2", "ЗК-1"}
+    assert listed(f"device={one.pin}") == {"ЗП-1"}
+    assert listed("user=ivanov") == {"ЗК-1"}
+    assert listed("user=nobody") == set()
+    assert listed("q=ЗП-2") == {"ЗП-2"}
+    assert listed("process=order-picking") == {"ЗК-1"}
+    assert listed("state=claimed") == set()
+    assert listed("from=2000-01-01&to=2000-01-02") == set()
+
+
+def test_cancel_and_reroute_to_users_from_the_document_page(
+    admin_console: Console, api: Client, tenant: TenantKeys
+):
+    api.user(tenant, "ivanov")
+    api.user(tenant, "petrov")
+    pushed = api.push(tenant, "order-picking", [doc("ЗК-7")], {"users": ["ivanov"]}).json
+    document_id = pushed["documents"][0]["id"]
+    moved = admin_console.post(
+        f"/admin/documents/{document_id}/reroute", {"target": "users", "users": "petrov"}
+    )
+    assert moved.status_code == 302
+    page = admin_console.client.get(f"/admin/documents/{document_id}").text
+    assert "petrov" in page
+    bad = admin_console.post(
+        f"/admin/documents/{document_id}/reroute", {"target": "users", "users": "nobody"}
+    )
+    assert bad.status_code == 302
+    assert "nobody" in admin_console.client.get(f"/admin/documents/{document_id}").text
+    assert admin_console.post(f"/admin/documents/{document_id}/cancel").status_code == 302
+    assert api.get(f"/api/v1/documents/{document_id}", tenant.accounting_key).json["state"] == (
+        "cancelled"
+    )
+
+
+def test_webhook_save_ping_and_rotate(admin_console: Console, lan, receiver):
+    saved = admin_console.post("/admin/webhook", {"url": receiver.url, "enabled": "on"})
+    assert saved.status_code == 200
+    secret = re.search(r'<code id="secret">([^<]+)</code>', saved.text)
+    assert secret
+    pinged = admin_console.post("/admin/webhook/test")
+    assert 'id="ping-answer"' in pinged.text
+    assert "HTTP 2" in pinged.text
+    rotated = admin_console.post("/admin/webhook/rotate")
+    new_secret = re.search(r'<code id="secret">([^<]+)</code>', rotated.text)
+    assert new_secret
+    assert new_secret.group(1) != secret.group(1)
+    assert secret.group(1) not in admin_console.client.get("/admin/webhook").text
+
+
+def test_relay_admin_create_cli(app: Flask, tenant: TenantKeys):
+    runner = app.test_cli_runner()
+    from relay.cli import cli
+
+    done = runner.invoke(
+        cli,
+        ["admin", "create", "--tenant", tenant.name, "--password-stdin", "chief"],
+        input="long-enough\n",
+    )
+    assert done.exit_code == 0, done.output
+    again = runner.invoke(
+        cli,
+        ["admin", "create", "--tenant", tenant.name, "--password-stdin", "chief"],
+        input="long-enough\n",
+    )
+    assert again.exit_code == 1
+    assert "already exists" in again.output
+    short = runner.invoke(
+        cli,
+        ["admin", "create", "--tenant", tenant.name, "--password-stdin", "other"],
+        input="short\n",
+    )
+    assert short.exit_code == 1
+    nobody = runner.invoke(
+        cli,
+        ["admin", "create", "--tenant", "no-such", "--password-stdin", "x"],
+        input="long-enough\n",
+    )
+    assert nobody.exit_code == 1

@@ -18,7 +18,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale, gettext, lazy_gettext
+from flask_babel import get_locale, gettext, lazy_gettext, lazy_pgettext
 from werkzeug.exceptions import HTTPException
 
 from relay.db import set_write_intent, transaction
@@ -231,6 +231,14 @@ LABELS: dict[str, dict[str, Any]] = {
         "processed": lazy_gettext("loaded into accounting"),
         "cancelled": lazy_gettext("cancelled"),
     },
+    # On the overview's cards: how many instances are in each state.
+    "states": {
+        "queued": lazy_pgettext("count", "queued"),
+        "claimed": lazy_pgettext("count", "in work"),
+        "completed": lazy_pgettext("count", "completed"),
+        "processed": lazy_pgettext("count", "loaded into accounting"),
+        "cancelled": lazy_pgettext("count", "cancelled"),
+    },
     "mode": {"online": lazy_gettext("online"), "offline": lazy_gettext("offline")},
     "status": {"active": lazy_gettext("active"), "revoked": lazy_gettext("revoked")},
     "assign": {
@@ -284,6 +292,7 @@ def _labeller(kind: str) -> Callable[[Any], str]:
 
 for _kind, _name in (
     ("state", "state_label"),
+    ("states", "states_label"),
     ("mode", "mode_label"),
     ("status", "status_label"),
     ("assign", "assign_label"),

@@ -179,7 +179,7 @@ def enrollment_create() -> Any:
         base_url=base_url,
         loopback=is_loopback(base_url),
         # segno's SVG: generated here from our own payload, no client text in it.
-        qr=Markup(devices.qr_svg(payload)),  # noqa: S704
+        qr=Markup(devices.qr_svg(payload, scale=6)),  # noqa: S704
     )
 
 

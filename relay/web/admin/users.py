@@ -39,10 +39,11 @@ def users_list() -> Any:
         tenant_id, after=uuid_arg(request.args.get("groups_after")), limit=PAGE_SIZE
     )
     page, group_page = rows[:PAGE_SIZE], groups[:PAGE_SIZE]
+    members = users.members_by_group(tenant_id, [g.id for g in group_page])
     return render(
         "admin/users/list.html",
         rows=page,
-        groups=[(g, users.members(g)) for g in group_page],
+        groups=[(g, members[g.id]) for g in group_page],
         next=str(page[-1].id) if len(rows) > PAGE_SIZE else None,
         groups_next=str(group_page[-1].id) if len(groups) > PAGE_SIZE else None,
     )

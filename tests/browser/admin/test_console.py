@@ -16,7 +16,17 @@ from tests.helpers import Client, TenantKeys, doc
 from tests.serving import LiveServer
 
 
-def test_sign_in_and_overview(page_ru: Page, console_server: LiveServer, tenant, account):
+def test_sign_in_and_overview(
+    page_ru: Page, console_server: LiveServer, tenant: TenantKeys, account: str, api: Client
+):
+    terminal = api.enroll(tenant, name="ТСД Склад-1")
+    api.push(
+        tenant,
+        "purchase-receipt",
+        [doc(f"ЗаказПоставщику-0000-{n:06d}") for n in (1, 2, 3)],
+        {"pin": terminal.pin},
+    )
+    api.result(tenant, terminal, n=4)
     page_ru.goto(f"{console_server.url}/admin/documents")
     expect(page_ru.locator("h1")).to_have_text("Вход в панель управления")
     page_ru.fill("input[name=tenant]", tenant.name)
@@ -26,6 +36,9 @@ def test_sign_in_and_overview(page_ru: Page, console_server: LiveServer, tenant,
     expect(page_ru.locator(".flash.error")).to_contain_text("Неверна организация, логин или пароль")
     sign_in(page_ru, console_server, tenant, account)
     expect(page_ru.locator("h1")).to_have_text("Обзор")
+    expect(page_ru.locator("#state-queued")).to_have_text("3")
+    expect(page_ru.locator("#completed-today")).to_have_text("1")
+    expect(page_ru.locator("main")).to_contain_text("ТСД Склад-1")
     shoot(page_ru, "overview")
 
 
