@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 
 import zxingcpp
 from flask import Flask
@@ -110,6 +111,13 @@ def test_revoke_a_device_and_reroute_its_document(
     expect(page_ru.locator("table >> nth=1")).to_contain_text("Запасной ТСД")
     shoot(page_ru, "document")
     assert [d["id"] for d in api.inbox(spare)] == [pushed["documents"][0]["instances"][0]["id"]]
+    # Search as you type (htmx swaps the table in place, under the strict CSP).
+    api.push(tenant, "purchase-receipt", [doc("ЗаказПоставщику-0000-000999")], {"pin": spare.pin})
+    page_ru.goto(f"{console_server.url}/admin/documents")
+    expect(page_ru.locator("#documents tbody tr")).to_have_count(2)
+    page_ru.fill("input[name=q]", "ЗаказПоставщику-0000-000999")
+    expect(page_ru.locator("#documents tbody tr")).to_have_count(1)
+    expect(page_ru).to_have_url(re.compile(r"q=.*000999"))
 
 
 def test_replay_a_dead_letter(
