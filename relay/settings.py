@@ -82,3 +82,6 @@ CONSOLE_IDLE_MINUTES = 30
 RATELIMIT_CONSOLE_SIGN_IN = "20 per 10 minutes"
 # Devices count as "seen recently" on the console's overview for this many minutes.
 CONSOLE_SEEN_MINUTES = 5
+# The overview counts documents up to this many per state ("10000+" above it), so it reads a
+# bounded number of index entries however long the queue is.
+CONSOLE_COUNT_CAP = 10_000

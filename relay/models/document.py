@@ -72,6 +72,8 @@ class Instance(TenantScoped, Base):
         ),
         CheckConstraint(f"state IN {INSTANCE_STATES!r}", name="state"),
         Index("ix_instances_tenant_id_document_id", "tenant_id", "document_id"),
+        # The admin console's overview counts instances by state (up to a cap).
+        Index("ix_instances_tenant_id_state", "tenant_id", "state"),
         # Claims past their process's claim limit, for the maintenance loop.
         Index(
             "ix_instances_claim_expiry",

@@ -1,7 +1,7 @@
 """The admin console: accounts, sign-in sessions and the audit of changes.
 
-Two indexes serve its overview at any queue length: failed chains among the events, and
-results by completion time.
+Three indexes serve its overview at any queue length: instances by state (counted up to a
+cap), failed chains among the events, and results by completion time.
 
 Revision ID: 0006
 Revises: 0003
@@ -87,6 +87,8 @@ def upgrade():
             sqlite_where=sa.text("kind = 'chain_failed'"),
             postgresql_where=sa.text("kind = 'chain_failed'"),
         )
+    with op.batch_alter_table("instances", schema=None) as batch_op:
+        batch_op.create_index("ix_instances_tenant_id_state", ["tenant_id", "state"], unique=False)
     with op.batch_alter_table("results", schema=None) as batch_op:
         batch_op.create_index(
             "ix_results_tenant_id_completed_at", ["tenant_id", "completed_at"], unique=False
@@ -98,6 +100,8 @@ def downgrade():
         batch_op.drop_index("ix_results_tenant_id_completed_at")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index("ix_events_chain_failed")
+    with op.batch_alter_table("instances", schema=None) as batch_op:
+        batch_op.drop_index("ix_instances_tenant_id_state")
     with op.batch_alter_table("console_audit", schema=None) as batch_op:
         batch_op.drop_index("ix_console_audit_tenant_id_at")
     op.drop_table("console_audit")

@@ -15,7 +15,10 @@ def overview() -> Any:
     seen = timedelta(minutes=float(current_app.config["CONSOLE_SEEN_MINUTES"]))
     return render(
         "admin/overview/index.html",
-        o=figures.overview(signed().tenant_id, seen_within=seen),
+        o=figures.overview(
+            signed().tenant_id, seen_within=seen, cap=int(current_app.config["CONSOLE_COUNT_CAP"])
+        ),
+        cap=int(current_app.config["CONSOLE_COUNT_CAP"]),
         seen_minutes=current_app.config["CONSOLE_SEEN_MINUTES"],
     )
 
