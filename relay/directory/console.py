@@ -18,8 +18,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from relay.directory import auth
 from relay.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from relay.extensions import db
-from relay.ids import hash_token
+from relay.ids import hash_token, parse_uuid
 from relay.models import AuditEntry, ConsoleAccount, ConsoleSession, Credential, Tenant
+from relay.paging import Page, page
 from relay.timeutil import utcnow
 
 LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -319,16 +320,37 @@ def record(
 
 def audit_page(
     tenant_id: int, *, before: tuple[datetime, uuid.UUID] | None, limit: int
-) -> list[AuditEntry]:
-    """Return a page of the audit list, newest first (one more row than asked: a next page)."""
+) -> Page[AuditEntry]:
+    """Return a page of the audit list, newest first."""
     stmt = select(AuditEntry).where(AuditEntry.tenant_id == tenant_id)
     if before is not None:
         at, entry_id = before
         stmt = stmt.where(
             (AuditEntry.at < at) | ((AuditEntry.at == at) & (AuditEntry.id < entry_id))
         )
-    return list(
+    rows = list(
         db.session.scalars(
             stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit + 1)
         )
     )
+    return page(rows, limit, audit_cursor)
+
+
+def audit_cursor(entry: AuditEntry) -> str:
+    """The cursor of the audit list: the entry's time and id."""
+    return f"{entry.at.isoformat()}_{entry.id.hex}"
+
+
+def decode_audit_cursor(text: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """Decode an audit-list cursor; anything malformed means the first page."""
+    if not text or "_" not in text:
+        return None
+    at_text, _, id_text = text.rpartition("_")
+    entry_id = parse_uuid(id_text)
+    try:
+        at = datetime.fromisoformat(at_text)
+    except ValueError:
+        return None
+    if entry_id is None or at.tzinfo is None:
+        return None
+    return at, entry_id

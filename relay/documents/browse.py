@@ -11,6 +11,7 @@ from relay.directory import addressees
 from relay.documents.push import _in_state
 from relay.extensions import db
 from relay.models import Document, Instance, InstanceAddressee, Part
+from relay.paging import Page, by_id, page
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,8 @@ def _touches(key: str, holder: Any, part_column: Any, who: uuid.UUID) -> Any:
 
 def find(
     tenant_id: int, filters: Filters, *, before: uuid.UUID | None, limit: int
-) -> list[Document]:
-    """Return a page of documents, newest first (one more than ``limit``: there is a next)."""
+) -> Page[Document]:
+    """Return a page of documents, newest first."""
     stmt = select(Document).where(Document.tenant_id == tenant_id)
     text = filters.text.strip()
     if text:
@@ -84,4 +85,5 @@ def find(
         stmt = stmt.where(Document.created_at < filters.created_to)
     if before is not None:
         stmt = stmt.where(Document.id < before)
-    return list(db.session.scalars(stmt.order_by(Document.id.desc()).limit(limit + 1)))
+    rows = list(db.session.scalars(stmt.order_by(Document.id.desc()).limit(limit + 1)))
+    return page(rows, limit, by_id)

@@ -7,14 +7,10 @@ from urllib.parse import urlsplit
 from flask import current_app, redirect, request, url_for
 from flask_babel import gettext
 from markupsafe import Markup
-from sqlalchemy import select
 
 from relay.db import transaction
 from relay.directory import devices
 from relay.errors import Invalid, RelayError
-from relay.extensions import db
-from relay.models import EnrollmentCode
-from relay.timeutil import utcnow
 from relay.web.admin.base import (
     PAGE_SIZE,
     audit,
@@ -31,19 +27,13 @@ from relay.web.admin.base import (
 def devices_list() -> Any:
     """Devices, active first by default; keyset pages."""
     status = request.args.get("status", "active")
-    rows = devices.list_devices(
+    found = devices.list_devices(
         signed().tenant_id,
         status=status if status in ("active", "revoked") else None,
         after=uuid_arg(request.args.get("after")),
         limit=PAGE_SIZE,
     )
-    page = rows[:PAGE_SIZE]
-    return render(
-        "admin/devices/list.html",
-        rows=page,
-        status=status,
-        next=str(page[-1].id) if len(rows) > PAGE_SIZE else None,
-    )
+    return render("admin/devices/list.html", rows=found.rows, status=status, next=found.next)
 
 
 @bp.route("/devices/<device_id>")
@@ -130,19 +120,7 @@ def is_loopback(url: str) -> bool:
 @bp.route("/enrollment")
 def enrollment_codes() -> Any:
     """Active enrollment codes (only their hashes are kept: a code is shown once)."""
-    now = utcnow()
-    rows = list(
-        db.session.scalars(
-            select(EnrollmentCode)
-            .where(
-                EnrollmentCode.tenant_id == signed().tenant_id,
-                EnrollmentCode.uses_left > 0,
-                EnrollmentCode.expires_at > now,
-            )
-            .order_by(EnrollmentCode.id.desc())
-            .limit(200)
-        )
-    )
+    rows = devices.active_enrollment_codes(signed().tenant_id, limit=200)
     return render(
         "admin/enrollment/list.html",
         rows=rows,
@@ -188,10 +166,8 @@ def enrollment_revoke(code_id: str) -> Any:
     """Revoke a code: no terminal can enroll with it any more."""
     who = signed()
     with transaction():
-        code_uuid = uuid_arg(code_id)
-        row = db.session.get(EnrollmentCode, (who.tenant_id, code_uuid)) if code_uuid else None
+        row = devices.revoke_enrollment_code(who.tenant_id, uuid_arg(code_id))
         if row is not None:
-            row.uses_left = 0
             audit("enrollment.revoke", str(row.id))
     done(gettext("Code revoked."))
     return redirect(url_for("admin.enrollment_codes"))

@@ -6,17 +6,15 @@ from typing import Any
 
 from flask import redirect, request, url_for
 from flask_babel import gettext
-from sqlalchemy import select
 
 from relay.db import transaction
 from relay.directory import addressees, devices, users
 from relay.documents import browse, events, lifecycle, push, routing
 from relay.documents.routing import Target
 from relay.errors import Invalid, RelayError
-from relay.extensions import db
-from relay.models import Result
 from relay.models.document import INSTANCE_STATES
 from relay.processes import store
+from relay.results import listing
 from relay.results.overview import chain_failures
 from relay.web.admin.base import PAGE_SIZE, audit, bp, done, failed, render, signed, uuid_arg
 
@@ -73,22 +71,19 @@ def documents() -> Any:
     """Search documents by external id or number; filter by process, state, device, user, date."""
     tenant_id = signed().tenant_id
     filters, shown = filters_from(request.args, tenant_id)
-    rows = browse.find(
+    found = browse.find(
         tenant_id, filters, before=uuid_arg(request.args.get("before")), limit=PAGE_SIZE
     )
-    page = rows[:PAGE_SIZE]
-    states = push.states_of(tenant_id, [d.id for d in page])
+    states = push.states_of(tenant_id, [d.id for d in found.rows])
     query: dict[str, Any] = {k: v for k, v in shown.items() if v}
     return render(
         "admin/documents/list.html",
-        rows=[(d, states[d.id]) for d in page],
+        rows=[(d, states[d.id]) for d in found.rows],
         shown=shown,
         processes=[r.key for r in store.list_current(tenant_id)],
         states=DOCUMENT_STATES,
         next_url=(
-            url_for("admin.documents", **{**query, "before": str(page[-1].id)})
-            if len(rows) > PAGE_SIZE
-            else None
+            url_for("admin.documents", **{**query, "before": found.next}) if found.next else None
         ),
     )
 
@@ -109,13 +104,7 @@ def document(document_id: str) -> Any:
         *(addressees.user_key(e.user_id) for e in timeline if e.user_id),
     ]
     described = routing.describe_keys(tenant_id, people)
-    results = list(
-        db.session.scalars(
-            select(Result)
-            .where(Result.tenant_id == tenant_id, Result.document_id == doc.id)
-            .order_by(Result.completed_at)
-        )
-    )
+    results = listing.of_document(tenant_id, doc.id)
     return render(
         "admin/documents/detail.html",
         doc=doc,

@@ -4,14 +4,13 @@ from typing import Any
 
 from flask import redirect, request, url_for
 from flask_babel import gettext
-from sqlalchemy import select
 
 from relay.db import transaction
 from relay.errors import RelayError
 from relay.extensions import db
-from relay.models import Document, Result
+from relay.models import Document
 from relay.online import outbox
-from relay.results import feed
+from relay.results import feed, listing
 from relay.results.overview import chain_failures
 from relay.web.admin.base import PAGE_SIZE, audit, bp, done, failed, render, signed, uuid_arg
 
@@ -21,24 +20,16 @@ def results() -> Any:
     """Results newest first; "waiting" shows only those accounting has not processed."""
     tenant_id = signed().tenant_id
     waiting = request.args.get("show") == "waiting"
-    stmt = select(Result, Document.external_id, Document.number).join(
-        Document, (Document.tenant_id == Result.tenant_id) & (Document.id == Result.document_id)
+    found = listing.latest(
+        tenant_id, waiting=waiting, before=uuid_arg(request.args.get("before")), limit=PAGE_SIZE
     )
-    stmt = stmt.where(Result.tenant_id == tenant_id)
-    if waiting:
-        stmt = stmt.where(Result.processed_at.is_(None))
-    before = uuid_arg(request.args.get("before"))
-    if before is not None:
-        stmt = stmt.where(Result.id < before)
-    rows = list(db.session.execute(stmt.order_by(Result.id.desc()).limit(PAGE_SIZE + 1)))
-    page = rows[:PAGE_SIZE]
-    chains = chain_failures(tenant_id, [r.document_id for r, _e, _n in page])
+    chains = chain_failures(tenant_id, [row.result.document_id for row in found.rows])
     return render(
         "admin/results/list.html",
-        rows=page,
+        rows=found.rows,
         chains=chains,
         waiting=waiting,
-        next=str(page[-1][0].id) if len(rows) > PAGE_SIZE else None,
+        next=found.next,
     )
 
 
@@ -59,17 +50,14 @@ def result(result_id: str) -> Any:
 @bp.route("/dead-letters")
 def dead_letters() -> Any:
     """Deliveries that failed every attempt; their results are still in the results feed."""
-    rows = outbox.dead_letters(
+    after = request.args.get("after")
+    found = outbox.dead_letters(
         signed().tenant_id,
-        after=outbox.parse_id(request.args.get("after", "")),
-        limit=PAGE_SIZE + 1,
+        # A cursor this list never gave out starts from the top.
+        after=after if after and outbox.parse_id(after) else None,
+        limit=PAGE_SIZE,
     )
-    page = rows[:PAGE_SIZE]
-    return render(
-        "admin/dead_letters/list.html",
-        rows=page,
-        next=page[-1][0].webhook_id if len(rows) > PAGE_SIZE else None,
-    )
+    return render("admin/dead_letters/list.html", rows=found.rows, next=found.next)
 
 
 @bp.route("/dead-letters/<entry_id>/replay", methods=["POST"])

@@ -15,6 +15,7 @@ from relay.directory import console
 from relay.errors import RelayError, TooManyRequests
 from relay.i18n import LANGUAGE_COOKIE, LANGUAGES
 from relay.web.admin.base import (
+    PAGE_SIZE,
     audit,
     bp,
     done,
@@ -25,7 +26,6 @@ from relay.web.admin.base import (
     translate,
     uuid_arg,
 )
-from relay.web.admin.paging import audit_cursor, encode_audit_cursor
 
 
 def _limiter() -> MovingWindowRateLimiter:
@@ -212,13 +212,9 @@ def account_disable(account_id: str) -> Any:
 @bp.route("/audit")
 def audit_list() -> Any:
     """The audit list: who changed what, and when, newest first."""
-    limit = 50
-    rows = console.audit_page(
-        signed().tenant_id, before=audit_cursor(request.args.get("before")), limit=limit
+    found = console.audit_page(
+        signed().tenant_id,
+        before=console.decode_audit_cursor(request.args.get("before")),
+        limit=PAGE_SIZE,
     )
-    page = rows[:limit]
-    return render(
-        "admin/audit/list.html",
-        entries=page,
-        next=encode_audit_cursor(page[-1]) if len(rows) > limit else None,
-    )
+    return render("admin/audit/list.html", entries=found.rows, next=found.next)

@@ -34,18 +34,17 @@ def _logins(text: str) -> list[str]:
 def users_list() -> Any:
     """Operators and groups on one page, each list paged."""
     tenant_id = signed().tenant_id
-    rows = users.list_users(tenant_id, after=uuid_arg(request.args.get("after")), limit=PAGE_SIZE)
+    found = users.list_users(tenant_id, after=uuid_arg(request.args.get("after")), limit=PAGE_SIZE)
     groups = users.list_groups(
         tenant_id, after=uuid_arg(request.args.get("groups_after")), limit=PAGE_SIZE
     )
-    page, group_page = rows[:PAGE_SIZE], groups[:PAGE_SIZE]
-    members = users.members_by_group(tenant_id, [g.id for g in group_page])
+    members = users.members_by_group(tenant_id, [g.id for g in groups.rows])
     return render(
         "admin/users/list.html",
-        rows=page,
-        groups=[(g, members[g.id]) for g in group_page],
-        next=str(page[-1].id) if len(rows) > PAGE_SIZE else None,
-        groups_next=str(group_page[-1].id) if len(groups) > PAGE_SIZE else None,
+        rows=found.rows,
+        groups=[(g, members[g.id]) for g in groups.rows],
+        next=found.next,
+        groups_next=groups.next,
     )
 
 
