@@ -88,7 +88,9 @@ def upgrade():
             postgresql_where=sa.text("kind = 'chain_failed'"),
         )
     with op.batch_alter_table("instances", schema=None) as batch_op:
-        batch_op.create_index("ix_instances_tenant_id_state", ["tenant_id", "state"], unique=False)
+        batch_op.create_index(
+            "ix_instances_tenant_id_state", ["tenant_id", "state", "document_id"], unique=False
+        )
     with op.batch_alter_table("results", schema=None) as batch_op:
         batch_op.create_index(
             "ix_results_tenant_id_completed_at", ["tenant_id", "completed_at"], unique=False
