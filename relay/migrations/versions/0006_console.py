@@ -89,7 +89,9 @@ def upgrade():
         )
     with op.batch_alter_table("instances", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_instances_tenant_id_state", ["tenant_id", "state", "document_id"], unique=False
+            "ix_instances_state_tenant_id_document_id",
+            ["state", "tenant_id", "document_id"],
+            unique=False,
         )
     with op.batch_alter_table("results", schema=None) as batch_op:
         batch_op.create_index(
@@ -103,7 +105,7 @@ def downgrade():
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index("ix_events_chain_failed")
     with op.batch_alter_table("instances", schema=None) as batch_op:
-        batch_op.drop_index("ix_instances_tenant_id_state")
+        batch_op.drop_index("ix_instances_state_tenant_id_document_id")
     with op.batch_alter_table("console_audit", schema=None) as batch_op:
         batch_op.drop_index("ix_console_audit_tenant_id_at")
     op.drop_table("console_audit")
