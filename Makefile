@@ -12,7 +12,6 @@ PYTEST_XDIST ?= -n 2
 .DEFAULT_GOAL := help
 .PHONY: help install translations install-browser bench-console bench-catalog install-bench run worker test test-sqlite test-postgres test-fault lint format migrate migration bench bench-scale bench-profile demo clean
 
-
 help: ## Show this list
 	@grep -hE '^[a-z][a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
