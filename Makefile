@@ -3,32 +3,42 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# Serving needs only the runtime dependencies; `make install` (and so `make test`) adds the tools.
+RUN_STAMP := $(VENV)/.runtime-stamp
 # The PostgreSQL the suite also runs against (database `test`, trust auth).
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-bench run worker test test-sqlite test-postgres test-fault lint format migrate migration bench bench-scale bench-profile demo clean
+.PHONY: help install install-run install-bench run worker test test-sqlite test-postgres test-fault lint format migrate migration bench bench-scale bench-profile demo clean
 
 help: ## Show this list
 	@grep -hE '^[a-z][a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(RUN_STAMP): setup.cfg pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+	@touch $(RUN_STAMP)
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
-	@touch $(STAMP)
+	@touch $(STAMP) $(RUN_STAMP)
 
 install: $(STAMP) ## Create .venv and install the relay with its test tools
 
-run: install ## Serve the relay on SQLite at http://127.0.0.1:8000 (RELAY_* variables apply)
+install-run: $(RUN_STAMP) ## Create .venv and install the relay's runtime dependencies only
+
+run: install-run ## Serve the relay on SQLite at http://127.0.0.1:8000 (RELAY_* variables apply)
 	$(BIN)/relay db upgrade
 	$(BIN)/relay serve
 
-worker: install ## Run the delivery and maintenance worker
+worker: install-run ## Run the delivery and maintenance worker
 	$(BIN)/relay worker
 
-migrate: install ## Apply database migrations (relay db upgrade)
+migrate: install-run ## Apply database migrations (relay db upgrade)
 	$(BIN)/relay db upgrade
 
 migration: install ## Autogenerate a migration from the models: make migration m="what changed"

@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from relay import db as database
 from relay import jsonutil
+from relay.config import check as checked_environment
 from relay.errors import BadRequest
 from relay.extensions import db, migrate
 
@@ -24,8 +25,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app = Flask("relay", static_folder=None)
     app.session_interface = NoCookieSessions()
     app.config.update(load_config(overrides))
-    if app.config.get("INSTANCE_PATH"):
-        app.instance_path = app.config["INSTANCE_PATH"]
+    # Flask's own default for an installed package is inside the virtualenv: never there.
+    app.instance_path = os.path.abspath(app.config.get("INSTANCE_PATH") or "instance")
     _configure_api(app)
     app.json = RelayJSONProvider(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -78,10 +79,14 @@ class NoCookieSessions(SessionInterface):
 
 
 def load_config(overrides: Mapping[str, Any] | None = None) -> Config:
-    """The configuration alone, without building an app (for gunicorn's config file)."""
+    """The configuration alone, without building an app (for gunicorn's config file).
+
+    Raises ``relay.config.ConfigError`` naming a RELAY_* variable with an unusable value.
+    """
     config = Config(os.path.dirname(__file__))
     config.from_object("relay.settings")
     config.from_prefixed_env("RELAY")
+    config.update(checked_environment(config))
     if overrides:
         config.update(overrides)
     return config

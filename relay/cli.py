@@ -8,9 +8,11 @@ from typing import Any
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, ScriptInfo
+from flask_migrate.cli import db as db_commands
 
 from relay.app import create_app, load_config
+from relay.config import ConfigError
 from relay.db import transaction
 from relay.directory import devices, tenants
 from relay.errors import RelayError
@@ -18,11 +20,45 @@ from relay.processes import files, store
 from relay.timeutil import iso
 
 
-def _create_app() -> Any:
-    return create_app()
+def _load_env_file(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        import dotenv
+
+        dotenv.load_dotenv(value, override=False)
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
+class RelayGroup(AppGroup):
+    """The relay's commands only: no Flask development commands (run, shell, routes).
+
+    Commands run in an app context built by ``create_app`` (as Flask's own group does), but the
+    app is built only when a command needs it, so ``--help`` works with a broken configuration.
+    """
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        if "obj" not in extra and "obj" not in self.context_settings:
+            extra["obj"] = ScriptInfo(
+                create_app=create_app, set_debug_flag=False, load_dotenv_defaults=False
+            )
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+
+@click.group(cls=RelayGroup)
+@click.version_option(package_name="relay", prog_name="relay", message="%(prog)s %(version)s")
+@click.option(
+    "-e",
+    "--env-file",
+    type=click.Path(exists=True, dir_okay=False),
+    is_eager=True,
+    expose_value=False,
+    callback=_load_env_file,
+    help="Read RELAY_* variables from this file (KEY=value lines); the environment wins.",
+)
 def cli() -> None:
     """Relay: documents between accounting and warehouse terminals.
 
@@ -30,8 +66,16 @@ def cli() -> None:
     """
 
 
+cli.add_command(db_commands, "db")
+
+
 def main() -> None:
-    cli(prog_name="relay")
+    """Run the `relay` command; a bad RELAY_* value ends it with one sentence, no traceback."""
+    try:
+        cli(prog_name="relay")
+    except ConfigError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
 
 
 def _fail(err: RelayError) -> None:

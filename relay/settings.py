@@ -71,3 +71,29 @@ PROXY_HOPS = 0
 # `relay serve`: where gunicorn listens and how many sync workers (0 = one per core).
 BIND = "127.0.0.1:8000"
 WORKERS = 0
+
+# The folder holding the SQLite file when RELAY_DATABASE_URL is empty. Empty: `instance/` under
+# the current directory (the repository root for `make run`, WorkingDirectory= under systemd),
+# never inside the virtualenv.
+INSTANCE_PATH = ""
+# The address terminals reach the relay at, put into enrollment QR codes, e.g.
+# http://192.168.1.10:8000. Empty: the address the admin used (a warning when it is loopback).
+PUBLIC_URL = ""
+# `relay serve`: gunicorn, waitress, or auto (gunicorn where it can run, waitress on Windows).
+SERVER = "auto"
+
+# Logs: json (one object per line, each with the request id) or text; and the level.
+LOG_FORMAT = "json"
+LOG_LEVEL = "INFO"
+
+# GET /metrics (Prometheus): with a token, clients send `Authorization: Bearer <token>`;
+# without one, only clients on a loopback address may read it.
+METRICS_TOKEN = ""
+# Seconds each process keeps the domain gauges (one grouped query) between scrapes.
+METRICS_CACHE_SECONDS = 10.0
+# `relay worker`: host:port where it serves its own /metrics (e.g. 127.0.0.1:9101); empty: off.
+WORKER_METRICS_BIND = ""
+
+# Retention: the worker purges documents processed more than this many days ago, once a day.
+# 0: never (run `relay purge --processed-older-than 90d` yourself, e.g. from cron).
+RETENTION_DAYS = 0
