@@ -1,6 +1,5 @@
 """The application factory: the one way in for wsgi, the worker, the CLI and the tests."""
 
-import logging
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -12,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from relay import db as database
-from relay import jsonutil
+from relay import jsonutil, logs
 from relay.config import check as checked_environment
 from relay.errors import BadRequest
 from relay.extensions import db, migrate
@@ -45,6 +44,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     errors.register(app)
     register_blueprints(api)
+    from relay.api import observe
+
+    observe.init_app(app)
     _register_docs_assets(app)
 
     @app.before_request
@@ -62,9 +64,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     if not app.debug and not app.testing:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
+        logs.configure(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     return app
 
 

@@ -11,12 +11,20 @@ from flask import current_app
 from flask.cli import AppGroup, ScriptInfo
 from flask_migrate.cli import db as db_commands
 
+from relay import logs
 from relay.app import create_app, load_config
 from relay.config import ConfigError
 from relay.db import transaction
 from relay.directory import devices, tenants
 from relay.errors import RelayError
 from relay.processes import files, store
+from relay.serve import (
+    SERVERS,
+    choose_server,
+    gunicorn_options,
+    prepare_metrics_dir,
+    serve_waitress,
+)
 from relay.timeutil import iso
 
 
@@ -200,16 +208,32 @@ def enrollment_create(
 
 @cli.command("serve", with_appcontext=False)
 @click.option("--bind", default=None, help="host:port (default RELAY_BIND or 127.0.0.1:8000).")
-@click.option("--workers", default=None, type=int, help="Sync workers (default: one per core).")
-def serve(bind: str | None, workers: int | None) -> None:
-    """Serve the relay with gunicorn."""
-    from relay.serve import RelayServer, gunicorn_options
-
-    options = gunicorn_options(load_config())
+@click.option(
+    "--workers", default=None, type=int, help="gunicorn sync workers (default: one per core)."
+)
+@click.option(
+    "--server",
+    type=click.Choice(SERVERS),
+    default=None,
+    help="gunicorn, waitress, or auto: gunicorn where it runs, else waitress (RELAY_SERVER).",
+)
+@click.option("--threads", default=8, show_default=True, help="waitress threads.")
+def serve(bind: str | None, workers: int | None, server: str | None, threads: int) -> None:
+    """Serve the relay with gunicorn, or with waitress where gunicorn cannot run (Windows)."""
+    config = load_config()
+    options = gunicorn_options(config)
     if bind:
         options["bind"] = bind
     if workers:
         options["workers"] = workers
+    chosen = choose_server(server or config["SERVER"])
+    if chosen == "waitress":
+        logs.configure(config["LOG_LEVEL"], config["LOG_FORMAT"])
+        serve_waitress(options["bind"], threads)
+        return
+    from relay.gunicorn_app import RelayServer
+
+    prepare_metrics_dir()
     RelayServer(options).run()
 
 
