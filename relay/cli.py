@@ -1,8 +1,10 @@
 """The `relay` command: database, tenants, enrollment codes, server, worker, rule files."""
 
 import json
+import os
 import re
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +19,17 @@ from relay.config import ConfigError
 from relay.db import transaction
 from relay.directory import devices, tenants
 from relay.errors import RelayError
+from relay.maintenance import backup, retention
 from relay.processes import files, store
 from relay.serve import (
+    MULTIPROC_ENV,
     SERVERS,
     choose_server,
     gunicorn_options,
     prepare_metrics_dir,
     serve_waitress,
 )
-from relay.timeutil import iso
+from relay.timeutil import iso, utcnow
 
 
 def _load_env_file(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -237,7 +241,7 @@ def serve(bind: str | None, workers: int | None, server: str | None, threads: in
     RelayServer(options).run()
 
 
-@cli.command("worker")
+@cli.command("worker", with_appcontext=False)
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit (tests, cron).")
 @click.option("--id", "worker_id", default=None, help="Name in the outbox (default host:pid).")
 def worker(once: bool, worker_id: str | None) -> None:
@@ -246,11 +250,61 @@ def worker(once: bool, worker_id: str | None) -> None:
     On PostgreSQL run as many as you like, on any hosts; on SQLite run one. A stop signal
     lets the delivery in hand finish, then the worker exits 0.
     """
+    # The worker's metrics live in its own process (RELAY_WORKER_METRICS_BIND), never in the
+    # web workers' multiprocess folder, which `relay serve` empties when it starts.
+    os.environ.pop(MULTIPROC_ENV, None)
     from relay.worker import Worker
 
-    runner = Worker(current_app, worker_id)
-    runner.install_signal_handlers()
-    runner.run(once=once)
+    app = create_app()
+    with app.app_context():
+        runner = Worker(app, worker_id)
+        runner.install_signal_handlers()
+        runner.run(once=once)
+
+
+@cli.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(file: Path) -> None:
+    """Copy the database to FILE while the relay serves (SQLite online backup, or pg_dump)."""
+    try:
+        click.echo(backup.backup(current_app.config["SQLALCHEMY_DATABASE_URI"], file))
+    except backup.BackupError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+
+
+@cli.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite a database that holds data or is open.")
+def restore_command(file: Path, force: bool) -> None:
+    """Replace the database with the backup FILE (then run `relay db upgrade`)."""
+    try:
+        click.echo(backup.restore(current_app.config["SQLALCHEMY_DATABASE_URI"], file, force=force))
+    except backup.BackupError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+
+
+@cli.command("purge")
+@click.option(
+    "--processed-older-than",
+    "age",
+    required=True,
+    help="Remove documents whose work ended this long ago: 90d, 12h, or seconds.",
+)
+@click.option(
+    "--batch-size",
+    default=retention.BATCH_SIZE,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Documents removed per transaction.",
+)
+def purge_command(age: str, batch_size: int) -> None:
+    """Remove processed documents with their instances, events, results and outbox rows."""
+    seconds = parse_ttl(age)
+    counts = retention.purge(utcnow() - timedelta(seconds=seconds), batch_size=batch_size)
+    for table in retention.TABLES:
+        click.echo(f"{table + ':':21}{counts[table]}")
 
 
 @cli.group("bp")
