@@ -188,7 +188,14 @@ def enrollment_create(
     except RelayError as err:
         _fail(err)
         return
-    payload = devices.qr_payload(code, current_app.config.get("PUBLIC_URL"))
+    public_url = current_app.config["PUBLIC_URL"]
+    payload = devices.qr_payload(code, public_url)
+    warning = (
+        devices.loopback_warning(public_url)
+        if public_url
+        else "RELAY_PUBLIC_URL is not set: the QR code carries no address, so each terminal "
+        "must be told the relay's address by hand."
+    )
     if as_json:
         click.echo(
             json.dumps(
@@ -197,6 +204,7 @@ def enrollment_create(
                     "expires_at": iso(row.expires_at),
                     "uses_left": row.uses_left,
                     "qr_payload": payload,
+                    "warning": warning,
                 }
             )
         )
@@ -204,6 +212,8 @@ def enrollment_create(
     click.echo(f"code:       {code}")
     click.echo(f"expires at: {iso(row.expires_at)}")
     click.echo(f"uses left:  {row.uses_left}")
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
     if qr:
         import segno
 

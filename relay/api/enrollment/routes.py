@@ -1,5 +1,6 @@
 """Admins create enrollment codes, as text and as a QR code a terminal scans."""
 
+import logging
 from typing import Any
 
 from flask import current_app, request
@@ -10,6 +11,8 @@ from relay.api.enrollment.schemas import EnrollmentCodeIn, EnrollmentCodeOut
 from relay.db import transaction
 from relay.directory import devices
 from relay.timeutil import iso
+
+log = logging.getLogger(__name__)
 
 blp = Blueprint(
     "admin_enrollment",
@@ -39,10 +42,14 @@ class EnrollmentCodesView(MethodView):
             )
         base_url = config.get("PUBLIC_URL") or request.host_url.rstrip("/")
         payload = devices.qr_payload(code, base_url)
+        warning = devices.loopback_warning(base_url)
+        if warning:
+            log.warning(warning)
         return {
             "code": code,
             "expires_at": iso(row.expires_at),
             "uses_left": row.uses_left,
             "qr_payload": payload,
             "qr_svg": devices.qr_svg(payload),
+            "warning": warning,
         }
