@@ -17,7 +17,7 @@ _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 # Letters, digits and a few separators, at most 128: enough for UUIDs and tracing ids, and
 # nothing that could forge a log line or a header.
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:+=/-]{1,128}$")
-JSON_FIELDS = "%(levelname)s %(name)s %(message)s"
+JSON_FIELDS = "%(levelname)s %(name)s %(process)d %(message)s"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 _HANDLER_NAME = "relay"
 

@@ -116,7 +116,7 @@ def serve_waitress(bind: str, threads: int) -> None:
 
     app = create_app()
     host, port = split_bind(bind)
-    serve(AccessLog(app), host=host, port=port, threads=threads, ident="relay")
+    serve(AccessLog(app), host=host, port=port, threads=threads)
 
 
 class AccessLog:
