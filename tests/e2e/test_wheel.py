@@ -55,11 +55,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(wheels), str(source)],
         cwd=root,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
         timeout=600,
         check=True,
-    ).stderr
+    ).stdout
     assert "is absent from the `packages` configuration" not in built
     assert "as data is deprecated" not in built
     (wheel,) = wheels.glob("relay-*.whl")
