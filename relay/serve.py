@@ -70,8 +70,15 @@ def prepare_metrics_dir() -> str:
     else:
         path = tempfile.mkdtemp(prefix="relay-metrics-")
         os.environ[MULTIPROC_ENV] = path
-        atexit.register(shutil.rmtree, path, ignore_errors=True)
+        atexit.register(_remove_folder, path, os.getpid())
     return path
+
+
+def _remove_folder(path: str, owner: int) -> None:
+    # gunicorn's workers are forks that leave through sys.exit and so run atexit handlers too:
+    # only the process that made the folder (the master) removes it.
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def child_exit(_server: Any, worker: Any) -> None:

@@ -1,6 +1,8 @@
 """Running it for real: metrics over two gunicorn workers, JSON logs, waitress."""
 
 import json
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -16,7 +18,7 @@ from relay.client import AccountingClient, AdminClient, TerminalClient
 from tests.api.test_observe import sample
 from tests.e2e.conftest import FAST
 from tests.helpers import doc
-from tests.serving import VENV_BIN, LiveServer, free_port, run_relay
+from tests.serving import VENV_BIN, LiveServer, children_of, free_port, run_relay
 
 
 def cycle(url: str, env: dict[str, str], tenant: str) -> list[str]:
@@ -83,6 +85,23 @@ def test_metrics_add_up_over_two_gunicorn_workers(server: LiveServer) -> None:
     }
     assert len(pids) == 2, pids
     # ... and every scrape, whichever worker answers it, counts them all.
+    assert_counted(server, sent)
+
+    # A worker that exits (here: told to) keeps its counts in the sum, and its replacement
+    # counts on into the same folder.
+    assert server.proc is not None
+    old = set(children_of(server.proc.pid))
+    os.kill(next(iter(old)), signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while len(set(children_of(server.proc.pid)) - old) < 1 or len(children_of(server.proc.pid)) < 2:
+        assert time.monotonic() < deadline, "gunicorn did not replace the worker"
+        time.sleep(0.1)
+    for _ in range(10):
+        assert requests.get(f"{server.url}/readyz", timeout=10).status_code == 200
+    assert_counted(server, sent + 10)
+
+
+def assert_counted(server: LiveServer, sent: int) -> None:
     for _ in range(6):
         page = requests.get(f"{server.url}/metrics", timeout=10)
         assert page.status_code == 200
