@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 BUSY_TIMEOUT_SECONDS = 30
@@ -46,7 +47,11 @@ def restore(database_url: str, source: Path, *, force: bool = False) -> str:
         raise BackupError(f"{source} is not a file.")
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        return _sqlite_restore(source, _sqlite_path(url), force=force)
+        target = _sqlite_path(url)
+        try:
+            return _sqlite_restore(source, target, force=force)
+        except sqlite3.Error as err:
+            raise BackupError(f"Cannot restore into {target}: {err}.") from err
     return _pg_restore(url, source, force=force)
 
 
@@ -74,6 +79,8 @@ def _sqlite_backup(source: str, target: Path) -> str:
             dst.execute("PRAGMA journal_mode=DELETE")
             _check_sqlite(dst, str(target))
         os.replace(partial, target)
+    except sqlite3.Error as err:
+        raise BackupError(f"Cannot back up {source}: {err}.") from err
     finally:
         partial.unlink(missing_ok=True)
     return f"SQLite database {source} copied to {target}"
@@ -190,7 +197,12 @@ def _pg_restore(url: URL, source: Path, *, force: bool) -> str:
 def _refuse_live_pg(url: URL) -> None:
     engine = create_engine(url, poolclass=NullPool)
     try:
-        with engine.connect() as connection:
+        connection = engine.connect()
+    except DBAPIError as err:
+        reason = (str(err.orig).strip().splitlines() or ["no answer"])[0]
+        raise BackupError(f"Cannot connect to database {url.database}: {reason}") from err
+    try:
+        with connection:
             others = connection.scalar(
                 text(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "

@@ -91,6 +91,12 @@ def test_a_file_that_is_not_a_relay_database_changes_nothing(tmp_path: Path) -> 
     with pytest.raises(backup.BackupError, match="is not a file"):
         backup.restore(f"sqlite:///{target}", tmp_path / "missing", force=True)
     assert target.read_bytes() == before
+    saved = tmp_path / "saved.sqlite3"
+    backup.backup(f"sqlite:///{target}", saved)
+    with pytest.raises(backup.BackupError, match="Cannot restore into"):
+        backup.restore(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.sqlite3'}", saved)
+    with pytest.raises(backup.BackupError, match="is not a folder"):
+        backup.backup(f"sqlite:///{target}", tmp_path / "no" / "copy.sqlite3")
 
 
 def test_the_commands_report_errors_in_one_line(app: Flask, tmp_path: Path) -> None:
