@@ -10,7 +10,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-run install-bench run worker test test-sqlite test-postgres test-fault lint format migrate migration bench bench-scale bench-profile demo clean
+.PHONY: help install install-run install-bench run worker test test-sqlite test-postgres test-fault lint format migrate migration bench bench-scale bench-ops bench-profile demo clean
 
 help: ## Show this list
 	@grep -hE '^[a-z][a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ bench: install-bench ## Hot-path requests and the full cycle, relay vs bare stac
 
 bench-scale: install-bench ## Inbox, claim and push latency with 10^3..10^6 queued documents, and EXPLAIN
 	$(BIN)/python -m bench.scale $(BENCH_ARGS)
+
+bench-ops: install-bench ## What /metrics' gauges, a backup and a purge cost at 10^3..10^5 documents
+	$(BIN)/python -m bench.ops $(BENCH_ARGS)
 
 bench-profile: install-bench ## Profile the hot-path requests with pyinstrument (bench/out/profile)
 	$(BIN)/python -m bench.profile $(BENCH_ARGS)
