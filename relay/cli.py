@@ -265,7 +265,7 @@ def worker(once: bool, worker_id: str | None) -> None:
     os.environ.pop(MULTIPROC_ENV, None)
     from relay.worker import Worker
 
-    app = create_app()
+    app = click.get_current_context().ensure_object(ScriptInfo).load_app()
     with app.app_context():
         runner = Worker(app, worker_id)
         runner.install_signal_handlers()
