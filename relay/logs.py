@@ -6,9 +6,9 @@ headers or bodies, so tokens, keys, PINs and passwords never reach a log line.
 """
 
 import logging
+import os
 import re
 import sys
-import uuid
 from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
@@ -24,7 +24,7 @@ _HANDLER_NAME = "relay"
 
 def new_request_id() -> str:
     """Make a request id: 32 hex digits."""
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def accept_request_id(header: str | None) -> str:

@@ -68,12 +68,25 @@ def _start() -> None:
 def _finish(response: Response) -> Response:
     # Also read back from the response by gunicorn's access log, which runs outside the app.
     response.headers[REQUEST_ID_HEADER] = g.get("request_id") or logs.new_request_id()
-    endpoint = request.endpoint or "unmatched"
-    REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+    key = (request.endpoint or "unmatched", request.method, response.status_code)
+    counter, histogram = _children.get(key) or _child(key)
+    counter.inc()
     started = g.get("request_started")
     if started is not None:
-        LATENCY.labels(endpoint, request.method).observe(time.perf_counter() - started)
+        histogram.observe(time.perf_counter() - started)
     return response
+
+
+# The labelled series by (endpoint, method, status): prometheus-client's labels() costs more
+# than the rest of the measurement, so each series is looked up once per process.
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _child(key: tuple[str, str, int]) -> tuple[Any, Any]:
+    endpoint, method, status = key
+    pair = (REQUESTS.labels(endpoint, method, str(status)), LATENCY.labels(endpoint, method))
+    _children[key] = pair
+    return pair
 
 
 def _forget(_error: BaseException | None) -> None:
