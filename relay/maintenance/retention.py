@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, or_, select, tuple_
+from sqlalchemy import and_, delete, exists, or_, select
 
 from relay.db import reads_only, transaction
 from relay.extensions import db
@@ -74,7 +74,18 @@ def finished_before(
         .limit(limit)
     )
     if among is not None:
-        query = query.where(tuple_(Document.tenant_id, Document.id).in_(among))
+        # Per tenant, so each lookup is by primary key (SQLite scans for a row-value IN).
+        by_tenant: dict[int, list[uuid.UUID]] = defaultdict(list)
+        for tenant_id, document_id in among:
+            by_tenant[tenant_id].append(document_id)
+        query = query.where(
+            or_(
+                *(
+                    and_(Document.tenant_id == tenant_id, Document.id.in_(ids))
+                    for tenant_id, ids in by_tenant.items()
+                )
+            )
+        )
     return [(tenant_id, document_id) for tenant_id, document_id in db.session.execute(query)]
 
 
