@@ -1,8 +1,9 @@
 """The domain's gauges for /metrics, read in one grouped query.
 
 Queued and claimed instances by business process, the outbox backlog and its dead letters,
-and devices seen in the last five minutes. Each is a count over a partial index or a small
-group, sent to the database as one UNION ALL statement per scrape (callers cache it).
+and devices seen in the last five minutes, sent to the database as one UNION ALL statement
+(callers cache it). The outbox counts use its partial indexes; the instance counts read the
+instances and join their documents, so they cost more as the queue (and history) grows.
 """
 
 from dataclasses import dataclass, field
