@@ -45,6 +45,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     register_blueprints(api)
     _register_docs_assets(app)
+    from relay.web import terminal as terminal_app
+
+    app.register_blueprint(terminal_app.blp)
 
     @app.before_request
     def _declare_write_intent() -> None:
