@@ -514,6 +514,7 @@ async function scan(event) {
   const input = $("scan");
   const code = input.value.trim();
   input.value = "";
+  input.focus();
   if (!code || !app.doc) return;
   const qty = typedQuantity();
   if (qty === null) {
