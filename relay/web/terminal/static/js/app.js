@@ -331,6 +331,7 @@ async function openDocument(id) {
   }
   app.doc = doc;
   indexLines(doc);
+  feedback("", "none");
   renderDocument();
   show("doc");
 }
@@ -415,6 +416,7 @@ function renderDocument() {
   stateLine.hidden = !message && working;
   stateLine.textContent = message || (working ? "" : stateHint(doc));
   stateLine.className = `state state-${doc.status}`;
+  if (!working) feedback("", "none");
   if (doc.status === "refused") {
     stateLine.hidden = false;
     $("scan-form").hidden = false;
@@ -687,7 +689,8 @@ async function complete() {
       renderDocument();
       show(err.code === "quantity_control" ? "check" : "doc");
       if (err.code === "quantity_control") showServerRefusal(err);
-      notify(explain(err));
+      // A lost or cancelled document says so on its own screen; the rest get a notice.
+      if (doc.status === "refused") notify(explain(err));
     }
   } finally {
     $("check-complete").disabled = false;
