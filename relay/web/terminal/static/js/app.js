@@ -24,6 +24,10 @@ const app = {
   doc: null, // the document open on screen, as kept in the "docs" store
   byBarcode: new Map(), // barcode -> declared line of the open document
   byProduct: new Map(), // product_id -> declared line of the open document
+  rows: new Map(), // line_id -> its row on screen and its total
+  extra: new Map(), // product_id or barcode -> the row of goods that were not declared
+  sums: { declared: 0, actual: 0 },
+  lastRow: null,
   ticks: 0,
   flushing: false,
 };
@@ -400,6 +404,7 @@ function renderDocument() {
   $("doc-claim").hidden = doc.collective;
   $("doc-join").hidden = !doc.collective;
   $("scan-form").hidden = !working;
+  $("scan-fields").hidden = !working;
   $("doc-actions").hidden = !working;
   $("doc-camera").hidden = !camera.available;
   $("doc-dismiss").hidden = !["lost", "cancelled"].includes(doc.status);
@@ -420,6 +425,7 @@ function renderDocument() {
   if (doc.status === "refused") {
     stateLine.hidden = false;
     $("scan-form").hidden = false;
+    $("scan-fields").hidden = false;
     $("doc-actions").hidden = false;
   }
   renderLines();
@@ -435,39 +441,80 @@ function totals() {
   return bind(app.doc.lines, app.doc.scans);
 }
 
+// The list is built once per document; a scan then repaints only its own row.
 function renderLines() {
   const { lines, undeclared } = totals();
-  let declaredSum = 0;
-  let actualSum = 0;
-  const list = $("doc-lines");
+  app.rows = new Map();
+  app.extra = new Map();
+  app.sums = { declared: 0, actual: 0 };
   const rows = [];
   for (const line of lines) {
-    declaredSum = add(declaredSum, line.declared_qty || 0);
-    actualSum = add(actualSum, line.actual_qty);
-    const declared = Number(line.declared_qty || 0);
-    const mark = line.actual_qty === declared ? "done" : line.actual_qty > declared ? "over" : line.actual_qty > 0 ? "part" : "todo";
-    rows.push(
-      el(
-        "li",
-        { class: `line line-${mark}`, "data-line": String(line.line_id) },
-        el("span", { class: "line-name" }, line.name || line.product_id || line.barcode || String(line.line_id)),
-        el("span", { class: "line-qty" }, `${qtyText(line.actual_qty)} / ${qtyText(declared)} ${line.unit || ""}`.trim()),
-      ),
-    );
+    const item = {
+      line,
+      actual: line.actual_qty,
+      row: el("li", { "data-line": String(line.line_id) }),
+      name: el("span", { class: "line-name" }, line.name || line.product_id || line.barcode || String(line.line_id)),
+      qty: el("span", { class: "line-qty" }),
+    };
+    item.row.append(item.name, item.qty);
+    paintLine(item);
+    app.rows.set(String(line.line_id), item);
+    app.sums.declared = add(app.sums.declared, line.declared_qty || 0);
+    app.sums.actual = add(app.sums.actual, line.actual_qty);
+    rows.push(item.row);
   }
-  for (const line of undeclared) {
-    actualSum = add(actualSum, line.qty);
-    rows.push(
-      el(
-        "li",
-        { class: "line line-extra" },
-        el("span", { class: "line-name" }, `${line.name || line.barcode} — ${t("not in the document")}`),
-        el("span", { class: "line-qty" }, `${qtyText(line.qty)} ${line.unit || ""}`.trim()),
-      ),
-    );
+  $("doc-lines").replaceChildren(...rows);
+  for (const entry of undeclared) countExtra(entry, entry.qty);
+  paintProgress();
+}
+
+function paintLine(item) {
+  const declared = Number(item.line.declared_qty || 0);
+  const mark = item.actual === declared ? "done" : item.actual > declared ? "over" : item.actual > 0 ? "part" : "todo";
+  item.row.className = `line line-${mark}`;
+  item.qty.textContent = `${qtyText(item.actual)} / ${qtyText(declared)} ${item.line.unit || ""}`.trim();
+}
+
+function paintProgress() {
+  $("doc-progress").textContent = t("Counted {actual} of {declared}", {
+    actual: qtyText(app.sums.actual),
+    declared: qtyText(app.sums.declared),
+  });
+}
+
+// Goods that were not declared: one row per product (or barcode), with its total.
+function countExtra(entry, qty) {
+  const key = entry.product_id || entry.barcode;
+  let item = app.extra.get(key);
+  if (!item) {
+    item = {
+      qty: 0,
+      row: el("li", { class: "line line-extra" }),
+      name: el("span", { class: "line-name" }, `${entry.name || entry.barcode} — ${t("not in the document")}`),
+      amount: el("span", { class: "line-qty" }),
+    };
+    item.row.append(item.name, item.amount);
+    app.extra.set(key, item);
+    $("doc-lines").append(item.row);
   }
-  list.replaceChildren(...rows);
-  $("doc-progress").textContent = t("Counted {actual} of {declared}", { actual: qtyText(actualSum), declared: qtyText(declaredSum) });
+  item.qty = add(item.qty, qty);
+  item.amount.textContent = `${qtyText(item.qty)} ${entry.unit || ""}`.trim();
+  if (item.qty === 0) {
+    item.row.remove();
+    app.extra.delete(key);
+  }
+}
+
+// Add (sign 1) or take back (sign -1) one scan in the totals on screen.
+function countScan(entry, sign) {
+  const qty = sign * entry.qty;
+  app.sums.actual = add(app.sums.actual, qty);
+  const item = entry.line_id === null || entry.line_id === undefined ? null : app.rows.get(String(entry.line_id));
+  if (item) {
+    item.actual = add(item.actual, qty);
+    paintLine(item);
+  } else countExtra(entry, qty);
+  paintProgress();
 }
 
 function focusScan() {
@@ -571,17 +618,18 @@ async function addScan(code, qty) {
   const factor = entry.factor && entry.factor !== 1 ? ` (${qtyText(qty)} × ${qtyText(entry.factor)})` : "";
   feedback(`+${qtyText(entry.qty)}${factor} ${entry.name || code}${extra}`, entry.line_id === null ? "warn" : "ok");
   signal(true);
-  renderLines();
+  countScan(entry, 1);
   highlight(entry.line_id);
   await store.put("docs", doc);
 }
 
 function highlight(lineId) {
-  if (lineId === null || lineId === undefined) return;
-  const row = $("doc-lines").querySelector(`[data-line="${CSS.escape(String(lineId))}"]`);
-  if (row) {
-    row.classList.add("line-last");
-    row.scrollIntoView({ block: "nearest" });
+  if (app.lastRow) app.lastRow.classList.remove("line-last");
+  const item = lineId === null || lineId === undefined ? null : app.rows.get(String(lineId));
+  app.lastRow = item ? item.row : null;
+  if (item) {
+    item.row.classList.add("line-last");
+    item.row.scrollIntoView({ block: "nearest" });
   }
 }
 
@@ -592,7 +640,7 @@ async function undo() {
     feedback(t("Nothing to undo."), "warn");
   } else {
     feedback(t("Removed: {what}", { what: `${qtyText(last.qty)} ${last.name || last.barcode}` }), "warn");
-    renderLines();
+    countScan(last, -1);
     await store.put("docs", doc);
   }
   focusScan();
@@ -854,6 +902,11 @@ function bindEvents() {
   $("doc-claim").addEventListener("click", () => take("claim"));
   $("doc-join").addEventListener("click", () => take("join"));
   $("scan-form").addEventListener("submit", scan);
+  for (const id of ["scan-qty", "scan-serial", "scan-lot"]) {
+    $(id).addEventListener("keydown", (event) => {
+      if (event.key === "Enter") focusScan();
+    });
+  }
   $("doc-undo").addEventListener("click", undo);
   $("doc-camera").addEventListener("click", cameraScan);
   $("doc-check").addEventListener("click", renderCheck);
