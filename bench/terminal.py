@@ -196,16 +196,20 @@ def run(args: argparse.Namespace) -> str:
     verdict_load = "met" if load["bytes"] < FIRST_LOAD_BUDGET else "MISSED"
     shown = statistics.median(s for _, s in declared)
     verdict_scan = "met" if shown < SCAN_BUDGET_MS else "MISSED"
+    command = f"python -m bench.terminal --scans {args.scans} --lines {args.lines}"
+    size = f"{load['bytes'] / 1024:.1f} KB"
+    row_declared = f"{summary([h for h, _ in declared])} | {summary([s for _, s in declared])}"
+    row_unknown = f"{summary([h for h, _ in unknown])} | {summary([s for _, s in unknown])}"
     return f"""
 ## Terminal web app: first load and scan feedback ({stamp})
 
 Machine: {machine()}. Browser: {chromium_version()} (headless, Playwright), 480×800.
-Command: `make bench-terminal` (`python -m bench.terminal --scans {args.scans} --lines {args.lines}`),
+Command: `make bench-terminal` (`{command}`),
 relay on SQLite served by `relay serve` (gunicorn, 2 workers) on 127.0.0.1.
 
 **First load** of /t/ in a fresh profile, until the app is ready and its service worker has
-cached the shell: {load["bytes"] / 1024:.1f} KB transferred in {load["requests"]} responses
-(headers + bodies, uncompressed), ready in {load["ready_ms"]:.0f} ms. Target < 300 KB: {verdict_load}.
+cached the shell: {size} transferred in {load["requests"]} responses (headers + bodies,
+uncompressed), ready in {load["ready_ms"]:.0f} ms. Target < 300 KB: {verdict_load}.
 
 **Scan feedback** on a {args.lines}-line document ({lines_shown} rows on screen), hardware-scanner
 style (code, then Enter on the scan form), timed with performance.now() in the page. *handled*:
@@ -214,8 +218,8 @@ frame after it.
 
 | scans | n | handled p50 ms | p95 | max | shown p50 ms | p95 | max |
 |---|---:|---:|---:|---:|---:|---:|---:|
-| declared barcode | {len(declared)} | {summary([h for h, _ in declared])} | {summary([s for _, s in declared])} |
-| unknown barcode (asks the relay, online) | {len(unknown)} | {summary([h for h, _ in unknown])} | {summary([s for _, s in unknown])} |
+| declared barcode | {len(declared)} | {row_declared} |
+| unknown barcode (asks the relay, online) | {len(unknown)} | {row_unknown} |
 
 Target: feedback under 50 ms with a 500-line document (median *shown*): {verdict_scan}.
 """
