@@ -77,6 +77,10 @@ bench-scale: install-bench ## Inbox, claim and push latency with 10^3..10^6 queu
 bench-profile: install-bench ## Profile the hot-path requests with pyinstrument (bench/out/profile)
 	$(BIN)/python -m bench.profile $(BENCH_ARGS)
 
+.PHONY: bench-terminal
+bench-terminal: install ## The terminal web app in Chromium: first-load bytes, scan feedback with a 500-line document
+	$(BIN)/python -m bench.terminal $(BENCH_ARGS)
+
 demo: install ## A one-minute tour: a relay on SQLite, two terminals, push, complete, pull, ack
 	$(BIN)/python -m relay.client.tools.demo
 

@@ -94,3 +94,8 @@ def test_the_manifest_makes_the_app_installable(client: FlaskClient) -> None:
 def test_files_outside_the_app_are_not_served(client: FlaskClient) -> None:
     assert client.get("/t/static/../__init__.py").status_code == 404
     assert client.get("/t/static/%2e%2e/__init__.py").status_code == 404
+
+
+def test_the_compiled_messages_are_the_source_messages() -> None:
+    terminal.catalog.cache_clear()
+    assert terminal.catalog("ru") == terminal.source_catalog("ru")

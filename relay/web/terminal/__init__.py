@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from flask import Blueprint, Response, abort, send_from_directory
 from flask.typing import ResponseReturnValue
@@ -87,18 +88,27 @@ def messages(lang: str) -> ResponseReturnValue:
 
 @cache
 def catalog(lang: str) -> dict[str, str]:
-    """The compiled ``terminal`` catalog of one language (empty for English, the source)."""
+    """The ``terminal`` catalog of one language (empty for English, the source)."""
     if lang == "en":
         return {}
     loaded = Translations.load(str(TRANSLATIONS), [lang], domain=DOMAIN)
     if type(loaded) is NullTranslations:
-        raise RuntimeError(
-            f"The terminal app's {lang} messages are not compiled: run "
-            f"`pybabel compile -d relay/translations -D {DOMAIN}` (make translations)."
-        )
+        return source_catalog(lang)
     # gettext keeps a compiled catalog in _catalog; the header entry has the empty msgid.
     entries: dict[Any, Any] = loaded._catalog
     return {k: v for k, v in entries.items() if isinstance(k, str) and k}
+
+
+def source_catalog(lang: str) -> dict[str, str]:
+    """The messages straight from the .po file: a checkout where `make translations` (pybabel
+    compile) has not run yet serves the same strings, only read more slowly."""
+    with (TRANSLATIONS / lang / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as handle:
+        messages = read_po(handle, locale=lang, domain=DOMAIN)
+    return {
+        m.id: m.string
+        for m in messages
+        if isinstance(m.id, str) and m.id and isinstance(m.string, str) and m.string
+    }
 
 
 @cache
