@@ -878,11 +878,15 @@ async function switchLanguage() {
 
 function keepScanFocus(event) {
   // A hardware scanner types into whatever has focus: send stray keys to the scan field.
-  if (app.screen !== "doc" || $("scan-form").hidden) return;
+  if (app.screen !== "doc") return;
+  if (event.key === "Escape") {
+    openInbox();
+    return;
+  }
+  if ($("scan-form").hidden) return;
   const target = event.target;
   if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement) return;
   if (event.key.length === 1 && !event.ctrlKey && !event.altKey && !event.metaKey) $("scan").focus();
-  if (event.key === "Escape") openInbox();
 }
 
 function bindEvents() {
