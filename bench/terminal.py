@@ -213,7 +213,7 @@ uncompressed), ready in {load["ready_ms"]:.0f} ms. Target < 300 KB: {verdict_loa
 
 **Scan feedback** on a {args.lines}-line document ({lines_shown} rows on screen), hardware-scanner
 style (code, then Enter on the scan form), timed with performance.now() in the page. *handled*:
-submit → feedback written (line found, totals and the list re-rendered); *shown*: to the next
+submit → feedback written (line found, its row and the totals repainted); *shown*: to the next
 frame after it.
 
 | scans | n | handled p50 ms | p95 | max | shown p50 ms | p95 | max |
