@@ -171,7 +171,9 @@ def test_the_app_is_usable_at_360_pixels(context: BrowserContext, page: Page, sh
     page.screenshot(path=str(SCREENSHOTS / "terminal-360-document.png"))
 
 
-def test_a_barcode_not_on_the_document_resolves_from_the_catalog(page: Page, shop: Shop) -> None:
+def test_a_barcode_not_on_the_document_resolves_from_the_catalog(
+    context: BrowserContext, page: Page, shop: Shop
+) -> None:
     shop.load_products(
         [
             {"id": "p-001", "name": "Молоко 1 л", "unit": "шт",
@@ -183,6 +185,11 @@ def test_a_barcode_not_on_the_document_resolves_from_the_catalog(page: Page, sho
     lines = [{**RECEIPT_LINES[0], "declared_qty": 24}]
     document_id = push(shop, pin, "transfer-receipt", "0000-000200", lines)
     take(page, "0000-000200")
+    # The catalog is kept on the terminal: it resolves scans with no network.
+    page.click("#doc-back")
+    expect(page.locator("#inbox-catalog")).to_contain_text("Справочник товаров на ТСД")
+    page.locator("#inbox-list button", has_text="0000-000200").click()
+    context.set_offline(True)
     # A box of 12 found in the catalog counts 12 on the declared line.
     scan(page, MILK_BOX)
     assert line_qty(page, "1") == "12 / 24 шт"
@@ -193,6 +200,7 @@ def test_a_barcode_not_on_the_document_resolves_from_the_catalog(page: Page, sho
     expect(page.locator("#feedback")).to_have_class(re.compile("feedback-error"))
     expect(page.locator("#feedback")).to_contain_text("Неизвестный штрихкод 2000000000000")
     shot(page, "catalog")
+    context.set_offline(False)
     page.click("#doc-check")
     page.click("#check-complete")
     expect(page.locator("#notice")).to_contain_text("завершён и отправлен")
@@ -288,3 +296,46 @@ def test_a_claim_lost_to_a_reroute_is_explained(page: Page, shop: Shop) -> None:
     assert shop.results_for(document_id) == []
     page.click("#doc-dismiss")
     expect(page.locator("#inbox-list button", has_text="0000-000500")).to_have_count(0)
+
+
+def test_an_operator_signs_in_and_sees_what_is_addressed_to_them(page: Page, shop: Shop) -> None:
+    shop.admin.create_user("ivanov", "s3cret-pass", name="Иванов И.")
+    pin = enroll(page, shop)
+    push(shop, pin, "transfer-receipt", "0000-000600", RECEIPT_LINES)
+    answer = shop.accounting.push(
+        "transfer-receipt",
+        [{"external_id": "ext-0000-000601", "number": "0000-000601", "lines": RECEIPT_LINES}],
+        target={"users": ["ivanov"]},
+    )
+    assert answer["documents"][0]["status"] == "created"
+    page.click("#inbox-refresh")
+    expect(page.locator("#inbox-list button", has_text="0000-000600")).to_be_visible()
+    expect(page.locator("#inbox-list button", has_text="0000-000601")).to_have_count(0)
+    page.click("#inbox-login")
+    page.fill("#login-name", "ivanov")
+    page.fill("#login-password", "wrong")
+    page.keyboard.press("Enter")
+    expect(page.locator("#notice")).to_have_text("Неверный логин или пароль.")
+    page.fill("#login-password", "s3cret-pass")
+    page.keyboard.press("Enter")
+    expect(page.locator("#bar-user")).to_have_text("Иванов И.")
+    expect(page.locator("#inbox-list button", has_text="0000-000601")).to_be_visible()
+    page.click("#inbox-logout")
+    expect(page.locator("#bar-user")).to_be_hidden()
+    expect(page.locator("#inbox-list button", has_text="0000-000601")).to_have_count(0)
+
+
+def test_a_document_cancelled_by_accounting_is_marked(page: Page, shop: Shop) -> None:
+    pin = enroll(page, shop)
+    document_id = push(shop, pin, "purchase-receipt", "0000-000700", RECEIPT_LINES)
+    take(page, "0000-000700")
+    scan(page, MILK)
+    shop.accounting.cancel(document_id)
+    page.click("#doc-back")
+    item = page.locator("#inbox-list button", has_text="0000-000700")
+    expect(item).to_contain_text("Отменён учётом", timeout=12_000)
+    item.click()
+    expect(page.locator("#doc-state")).to_contain_text("Учёт отменил этот документ")
+    expect(page.locator("#scan-form")).to_be_hidden()
+    page.click("#doc-dismiss")
+    expect(page.locator("#inbox-list button", has_text="0000-000700")).to_have_count(0)

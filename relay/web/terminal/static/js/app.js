@@ -289,7 +289,7 @@ async function renderInbox() {
     const status = statusText(summary, doc);
     const button = el(
       "button",
-      { type: "button", class: `doc-item state-${doc ? doc.status : summary.state}`, "data-id": summary.id },
+      { type: "button", class: `doc-item state-${summary.state}${doc ? ` local-${doc.status}` : ""}`, "data-id": summary.id },
       el("span", { class: "doc-number" }, `${summary.terminal_document_type || ""} ${summary.number || summary.external_id || ""}`.trim()),
       el("span", { class: "doc-meta" }, [summary.date, status].filter(Boolean).join(" · ")),
     );
@@ -420,7 +420,7 @@ function renderDocument() {
   }[doc.status];
   stateLine.hidden = !message && working;
   stateLine.textContent = message || (working ? "" : stateHint(doc));
-  stateLine.className = `state state-${doc.status}`;
+  stateLine.className = `state local-${doc.status}`;
   if (!working) feedback("", "none");
   if (doc.status === "refused") {
     stateLine.hidden = false;
@@ -863,6 +863,12 @@ async function syncCatalog() {
   } catch (err) {
     if (!(err instanceof Offline)) await handleAuthFailure(err);
   }
+  await renderCatalog();
+}
+
+async function renderCatalog() {
+  const version = await catalog.version();
+  $("inbox-catalog").textContent = version ? t("Products catalog on this terminal: version {version}", { version }) : "";
 }
 
 async function switchLanguage() {
@@ -871,6 +877,7 @@ async function switchLanguage() {
   await loadLanguage(next);
   renderBar();
   if (app.screen === "inbox") await renderInbox();
+  await renderCatalog();
   if (app.screen === "doc") renderDocument();
   if (app.screen === "check") renderCheck();
   await renderOutbox();
@@ -940,6 +947,7 @@ async function start() {
   app.session = (await store.get("kv", "session")) || null;
   renderBar();
   await renderOutbox();
+  await renderCatalog();
   if (!app.device) show("enroll");
   else await openInbox();
   document.body.dataset.ready = "true";

@@ -5,6 +5,12 @@ import * as store from "./store.js";
 
 const PAGE = 1000;
 
+// The version of the products catalog kept on the device (0: none yet).
+export async function version() {
+  return (await store.get("kv", "catalog:products")) || 0;
+}
+
+// Bring the products catalog up to the relay's version; false when the relay has none.
 export async function sync(token) {
   let listing;
   try {
@@ -15,7 +21,7 @@ export async function sync(token) {
   }
   const products = (listing.data.catalogs || []).find((c) => c.name === "products");
   if (!products) return false;
-  const have = (await store.get("kv", "catalog:products")) || 0;
+  const have = await version();
   if (have === products.version) return false;
   try {
     await pull(token, have);
