@@ -7,7 +7,6 @@ the terminal recorded becomes a line to check at the next step. A chain that can
 does not undo the completion: the failure is written into the timeline instead.
 """
 
-import hashlib
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -19,7 +18,7 @@ from relay.documents import events, push, routing
 from relay.documents.routing import Target
 from relay.errors import RelayError
 from relay.extensions import db
-from relay.jsonutil import canonical
+from relay.jsonutil import digest
 from relay.models import Document, Result
 
 _RESULT_ONLY = ("actual", "actual_qty", "declared_qty")
@@ -106,7 +105,6 @@ def start_next(
                 "header": {**source.header, **header},
                 "lines": declared_from_result(lines, undeclared),
             }
-            digest = hashlib.sha256(canonical(doc).encode()).hexdigest()
             pushed = push.create(
                 by,
                 process,
@@ -114,7 +112,7 @@ def start_next(
                 target=target,
                 next_target=Target(),
                 plan=plan,
-                digest=digest,
+                digest=digest(doc),
                 chained_from_result_id=results[0].id,
                 chained_from=str(source.id),
                 result_id=str(results[0].id),

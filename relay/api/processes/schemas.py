@@ -4,14 +4,18 @@ import marshmallow as ma
 from marshmallow import validate
 
 from relay.api.base import ExplainsUnknown, Schema
-from relay.processes.schema import KEY_PATTERN, ProcessSchema
+from relay.api.fields import DerivedDict, Timestamp
+from relay.processes.schema import KEY_PATTERN, ProcessSchema, dump_definition
 
 
 class ProcessOut(Schema):
     key = ma.fields.String()
     version = ma.fields.Integer()
-    updated_at = ma.fields.String()
-    definition = ma.fields.Dict(metadata={"description": "The process's fields (see SPEC §5)."})
+    updated_at = Timestamp()
+    definition = DerivedDict(
+        lambda row: dump_definition(row.definition),
+        metadata={"description": "The process's fields (see SPEC §5)."},
+    )
 
 
 class ProcessList(Schema):

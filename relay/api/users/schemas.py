@@ -4,6 +4,8 @@ import marshmallow as ma
 from marshmallow import validate
 
 from relay.api.base import PageArgs, Schema
+from relay.api.fields import DerivedList, Timestamp
+from relay.directory import users
 
 LOGIN = validate.Regexp(
     r"^[^\s/][^/]{0,62}[^\s/]$|^[^\s/]$",
@@ -27,9 +29,9 @@ class UserOut(Schema):
     id = ma.fields.String()
     login = ma.fields.String()
     name = ma.fields.String()
-    groups = ma.fields.List(ma.fields.String())
-    created_at = ma.fields.String()
-    locked_until = ma.fields.String(allow_none=True)
+    groups = DerivedList(users.group_names, ma.fields.String())
+    created_at = Timestamp()
+    locked_until = Timestamp(allow_none=True)
 
 
 class UserList(Schema):
