@@ -260,13 +260,14 @@ async function loadInbox() {
     app.etag = answer.etag;
     app.inbox = answer.data.documents;
     await store.put("kv", app.inbox, "inbox");
-    await noticeLost();
+    if (!answer.data.next) await noticeLost();
     await renderInbox();
   }
   $("inbox-updated").textContent = t("Updated at {time}", { time: new Date().toLocaleTimeString(lang) });
 }
 
-// Documents this terminal holds that left its inbox were taken away (released or rerouted).
+// Documents this terminal holds that left its (complete) inbox were taken away: released by
+// an admin or rerouted to another terminal.
 async function noticeLost() {
   const listed = new Set(app.inbox.map((d) => d.id));
   for (const doc of await store.all("docs")) {
