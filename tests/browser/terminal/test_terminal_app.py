@@ -2,13 +2,16 @@
 (the barcode typed + Enter), check, complete online and offline; the accounting side sees the
 results through its own API."""
 
+import random
 import re
 import time
+from decimal import Decimal
 from typing import Any
 
 from playwright.sync_api import BrowserContext, Page, expect
 
 from relay.client import TerminalClient
+from relay.documents import lines as relay_lines
 from tests.browser.terminal.conftest import SCREENSHOTS, Shop
 
 MILK = "4601234567890"
@@ -339,3 +342,47 @@ def test_a_document_cancelled_by_accounting_is_marked(page: Page, shop: Shop) ->
     expect(page.locator("#scan-form")).to_be_hidden()
     page.click("#doc-dismiss")
     expect(page.locator("#inbox-list button", has_text="0000-000700")).to_have_count(0)
+
+
+def test_the_apps_quantity_rules_are_the_relays(page: Page) -> None:
+    """quantities.js against relay/documents/lines.py on random documents and counts."""
+    rng = random.Random(14)
+    cases = []
+    for _ in range(60):
+        declared = [
+            {"line_id": str(i), "product_id": f"p-{i}", "declared_qty": rng.choice([0, 1, 2.5, 10])}
+            for i in range(rng.randint(1, 5))
+        ]
+        actual: list[dict[str, Any]] = []
+        for _ in range(rng.randint(0, 8)):
+            qty = rng.choice([1, 2, 0.5, 0.001, 12])
+            if rng.random() < 0.2:
+                actual.append({"product_id": "p-x", "barcode": "4600000000009", "qty": qty})
+            else:
+                actual.append({"line_id": rng.choice(declared)["line_id"], "qty": qty})
+        cases.append({"mode": rng.choice(["none", "no_excess", "exact"]), "declared": declared,
+                      "actual": actual})  # fmt: skip
+    open_app(page)
+    found_in_browser = page.evaluate(
+        """async (cases) => {
+          const q = await import("/t/static/js/quantities.js");
+          return cases.map(({ mode, declared, actual }) => {
+            const { lines, undeclared } = q.bind(declared, actual);
+            return q.discrepancies(mode, lines, undeclared)
+              .map((d) => [d.problem, d.line_id, String(d.actual_qty)]);
+          });
+        }""",
+        cases,
+    )
+    for case, in_browser in zip(cases, found_in_browser, strict=True):
+        declared = [
+            {**line, "declared_qty": Decimal(str(line["declared_qty"]))}
+            for line in case["declared"]
+        ]
+        actual = [{**line, "qty": Decimal(str(line["qty"]))} for line in case["actual"]]
+        bound, undeclared = relay_lines.bind(declared, actual)
+        expected = [
+            [d["problem"], d["line_id"], str(float(d["actual_qty"])).removesuffix(".0")]
+            for d in relay_lines.discrepancies(case["mode"], bound, undeclared)
+        ]
+        assert in_browser == expected, case
