@@ -171,7 +171,18 @@ def test_the_app_is_usable_at_360_pixels(context: BrowserContext, page: Page, sh
         box = page.locator(selector).bounding_box()
         assert box is not None, selector
         assert box["height"] >= 44, selector
+    # The language switch in the bar: English, kept after a reload.
+    page.click("#bar-lang")
+    expect(page.locator("#doc-progress")).to_have_text("Counted 1 of 7")
+    # A tap elsewhere takes the focus away; the scanner's keys still reach the scan field.
+    page.click("#doc-progress")
+    expect(page.locator("#scan")).not_to_be_focused()
+    scan(page, MILK)
+    expect(page.locator("#doc-progress")).to_have_text("Counted 2 of 7")
     page.screenshot(path=str(SCREENSHOTS / "terminal-360-document.png"))
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    expect(page.locator("#inbox-refresh")).to_have_text("Update now")
 
 
 def test_a_barcode_not_on_the_document_resolves_from_the_catalog(
@@ -386,3 +397,32 @@ def test_the_apps_quantity_rules_are_the_relays(page: Page) -> None:
             for d in relay_lines.discrepancies(case["mode"], bound, undeclared)
         ]
         assert in_browser == expected, case
+
+
+def tab_to(page: Page, selector: str) -> None:
+    """Press Tab until ``selector`` has the focus (as an operator without a touch screen)."""
+    for _ in range(30):
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{selector} is not reachable with Tab")
+
+
+def test_a_document_is_worked_with_the_keyboard_alone(page: Page, shop: Shop) -> None:
+    pin = enroll(page, shop)
+    document_id = push(shop, pin, "purchase-receipt", "0000-000800", RECEIPT_LINES[:1])
+    page.keyboard.press("Enter")  # "Update now" has the focus
+    tab_to(page, "#inbox-list button")
+    page.keyboard.press("Enter")
+    expect(page.locator("#doc-claim")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#scan")).to_be_focused()
+    for _ in range(3):
+        scan(page, MILK)
+    tab_to(page, "#doc-check")
+    page.keyboard.press("Enter")
+    expect(page.locator("#check-complete")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#notice")).to_contain_text("завершён и отправлен")
+    (result,) = shop.results_for(document_id)
+    assert result["lines"][0]["actual_qty"] == 3

@@ -518,9 +518,14 @@ function countScan(entry, sign) {
   paintProgress();
 }
 
+// On the document screen the focus goes to the scan field, else to the next thing to do.
 function focusScan() {
-  const input = $("scan");
-  if (app.screen === "doc" && !$("scan-form").hidden) input.focus();
+  if (app.screen !== "doc") return;
+  const next = ["scan", "doc-claim", "doc-join", "doc-dismiss", "doc-back"].find((id) => {
+    const node = $(id);
+    return !node.hidden && !node.closest("[hidden]");
+  });
+  $(next).focus();
 }
 
 async function take(kind) {
@@ -879,7 +884,10 @@ async function switchLanguage() {
   renderBar();
   if (app.screen === "inbox") await renderInbox();
   await renderCatalog();
-  if (app.screen === "doc") renderDocument();
+  if (app.screen === "doc") {
+    renderDocument();
+    focusScan();
+  }
   if (app.screen === "check") renderCheck();
   await renderOutbox();
 }
