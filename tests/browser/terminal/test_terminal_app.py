@@ -426,3 +426,16 @@ def test_a_document_is_worked_with_the_keyboard_alone(page: Page, shop: Shop) ->
     expect(page.locator("#notice")).to_contain_text("завершён и отправлен")
     (result,) = shop.results_for(document_id)
     assert result["lines"][0]["actual_qty"] == 3
+
+
+def test_a_revoked_terminal_is_asked_to_enroll_again(page: Page, shop: Shop) -> None:
+    pin = enroll(page, shop)
+    (device,) = shop.accounting.devices()
+    assert device["pin"] == pin
+    shop.admin.revoke_device(device["id"])
+    page.click("#inbox-refresh")
+    expect(page.locator("#screen-enroll")).to_be_visible()
+    expect(page.locator("#notice")).to_contain_text("Этот ТСД больше не зарегистрирован")
+    expect(page.locator("#bar-pin")).to_be_hidden()
+    new_pin = enroll(page, shop)
+    expect(page.locator("#bar-pin-value")).to_have_text(new_pin)

@@ -127,8 +127,13 @@ async function handleAuthFailure(err) {
     notify(t("The operator session has ended. Sign in again."));
     return true;
   }
+  // The device token itself is refused: the terminal was revoked and must enroll again.
+  app.device = null;
+  await store.remove("kv", "device");
+  renderBar();
+  show("enroll");
   notify(explain(err));
-  return false;
+  return true;
 }
 
 // ---------------------------------------------------------------- the bar
@@ -167,6 +172,13 @@ async function enroll(event) {
       body: { code, name, model: navigator.userAgent.slice(0, 100), serial: "" },
     });
     app.device = answer.data;
+    // A new device holds nothing of the one it replaces (its claims are not this device's,
+    // and it may belong to another tenant with other catalogs).
+    await store.clear(["docs", "outbox", "products", "barcodes"]);
+    await store.remove("kv", "inbox");
+    await store.remove("kv", "catalog:products");
+    app.inbox = [];
+    app.etag = null;
     await store.put("kv", app.device, "device");
     notify("");
     renderBar();
