@@ -203,6 +203,7 @@ def test_a_barcode_not_on_the_document_resolves_from_the_catalog(
     page.click("#doc-back")
     expect(page.locator("#inbox-catalog")).to_contain_text("Справочник товаров на ТСД")
     page.locator("#inbox-list button", has_text="0000-000200").click()
+    expect(page.locator("#scan")).to_be_focused()
     context.set_offline(True)
     # A box of 12 found in the catalog counts 12 on the declared line.
     scan(page, MILK_BOX)
