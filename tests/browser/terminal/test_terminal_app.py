@@ -440,3 +440,34 @@ def test_a_revoked_terminal_is_asked_to_enroll_again(page: Page, shop: Shop) -> 
     expect(page.locator("#bar-pin")).to_be_hidden()
     new_pin = enroll(page, shop)
     expect(page.locator("#bar-pin-value")).to_have_text(new_pin)
+
+
+def test_collective_work_is_joined_and_closed_by_an_operator(page: Page, shop: Shop) -> None:
+    shop.admin.create_user("petrova", "s3cret-pass", name="Петрова А.")
+    enroll(page, shop)
+    answer = shop.accounting.push(
+        "stock-count",
+        [{"external_id": "ext-inv-1", "number": "ИНВ-1", "lines": RECEIPT_LINES}],
+        target={"users": ["petrova"]},
+    )
+    document_id = answer["documents"][0]["id"]
+    page.click("#inbox-login")
+    page.fill("#login-name", "petrova")
+    page.fill("#login-password", "s3cret-pass")
+    page.keyboard.press("Enter")
+    page.locator("#inbox-list button", has_text="ИНВ-1").click()
+    expect(page.locator("#doc-join")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#scan")).to_be_focused()
+    for code in (MILK, MILK, BREAD):
+        scan(page, code)
+    # A stock count is counted blind: no declared quantities on the screen.
+    assert line_qty(page, "1") == "2 шт"
+    expect(page.locator("#doc-progress")).to_have_text("Посчитано 3")
+    page.click("#doc-check")
+    expect(page.locator("#check-complete")).to_have_text("Отправить мою часть")
+    page.click("#check-close")
+    expect(page.locator("#notice")).to_contain_text("завершён и отправлен")
+    (result,) = shop.results_for(document_id)
+    assert {line["line_id"]: line["actual_qty"] for line in result["lines"]} == {"1": 2, "2": 1}
+    assert result["completed_by"]["login"] == "petrova"

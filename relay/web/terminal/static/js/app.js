@@ -482,17 +482,24 @@ function renderLines() {
 }
 
 function paintLine(item) {
+  const unit = item.line.unit || "";
+  if (!("declared_qty" in item.line)) {
+    // Counted blind (the process does not send declared quantities): the count alone.
+    item.row.className = `line line-${item.actual > 0 ? "part" : "todo"}`;
+    item.qty.textContent = `${qtyText(item.actual)} ${unit}`.trim();
+    return;
+  }
   const declared = Number(item.line.declared_qty || 0);
   const mark = item.actual === declared ? "done" : item.actual > declared ? "over" : item.actual > 0 ? "part" : "todo";
   item.row.className = `line line-${mark}`;
-  item.qty.textContent = `${qtyText(item.actual)} / ${qtyText(declared)} ${item.line.unit || ""}`.trim();
+  item.qty.textContent = `${qtyText(item.actual)} / ${qtyText(declared)} ${unit}`.trim();
 }
 
 function paintProgress() {
-  $("doc-progress").textContent = t("Counted {actual} of {declared}", {
-    actual: qtyText(app.sums.actual),
-    declared: qtyText(app.sums.declared),
-  });
+  const blind = app.doc.lines.length > 0 && app.doc.lines.every((line) => !("declared_qty" in line));
+  $("doc-progress").textContent = blind
+    ? t("Counted {actual}", { actual: qtyText(app.sums.actual) })
+    : t("Counted {actual} of {declared}", { actual: qtyText(app.sums.actual), declared: qtyText(app.sums.declared) });
 }
 
 // Goods that were not declared: one row per product (or barcode), with its total.
@@ -700,6 +707,7 @@ function renderCheck() {
   const comment = doc.accepts.header.includes("comment");
   $("check-comment-label").hidden = !comment;
   $("check-complete").textContent = doc.collective ? t("Send my part") : t("Complete");
+  $("check-close").hidden = !doc.collective;
   show("check");
 }
 
@@ -716,11 +724,13 @@ function problemRow(item) {
   );
 }
 
-function completionBody(doc) {
+// Collective work: ``close`` false sends this operator's part and leaves the document open for
+// the others; true also closes it (the relay refuses while another part is open).
+function completionBody(doc, close) {
   const body = {
     submission_id: doc.submission_id,
     claim_token: doc.claim_token,
-    close: !doc.collective,
+    close,
     header: {},
     lines: actualLines(doc.scans, doc.accepts.lines),
   };
@@ -729,11 +739,11 @@ function completionBody(doc) {
   return body;
 }
 
-async function complete() {
+async function complete(close) {
   const doc = app.doc;
   if (!doc.submission_id || !doc.pending) {
     doc.submission_id = uuid();
-    doc.pending = completionBody(doc);
+    doc.pending = completionBody(doc, close);
   }
   await store.put("docs", doc);
   $("check-complete").disabled = true;
@@ -945,7 +955,8 @@ function bindEvents() {
   $("doc-release").addEventListener("click", release);
   $("doc-back").addEventListener("click", openInbox);
   $("doc-dismiss").addEventListener("click", dismiss);
-  $("check-complete").addEventListener("click", complete);
+  $("check-complete").addEventListener("click", () => complete(!app.doc.collective));
+  $("check-close").addEventListener("click", () => complete(true));
   $("check-back").addEventListener("click", () => show("doc"));
   $("bar-lang").addEventListener("click", switchLanguage);
   document.addEventListener("keydown", keepScanFocus);
