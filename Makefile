@@ -11,6 +11,7 @@ PYTEST_XDIST ?= -n 2
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-bench run worker test test-sqlite test-postgres test-fault lint format migrate migration bench bench-scale bench-profile demo clean
+.PHONY: bench-catalog
 
 help: ## Show this list
 	@grep -hE '^[a-z][a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -75,6 +76,9 @@ bench: install-bench ## Hot-path requests and the full cycle, relay vs bare stac
 
 bench-scale: install-bench ## Inbox, claim and push latency with 10^3..10^6 queued documents, and EXPLAIN
 	$(BIN)/python -m bench.scale $(BENCH_ARGS)
+
+bench-catalog: install ## Catalogs: 10^6 products loaded in packets, deltas at 10^4 vs 10^6, barcode p99
+	$(BIN)/python -m bench.catalog $(BENCH_ARGS)
 
 bench-profile: install-bench ## Profile the hot-path requests with pyinstrument (bench/out/profile)
 	$(BIN)/python -m bench.profile $(BENCH_ARGS)

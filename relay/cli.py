@@ -10,6 +10,7 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup
 
+from relay.api.enrollment.schemas import EnrollmentCodeOut
 from relay.app import create_app, load_config
 from relay.db import transaction
 from relay.directory import devices, tenants
@@ -134,16 +135,9 @@ def enrollment_create(
         return
     payload = devices.qr_payload(code, current_app.config.get("PUBLIC_URL"))
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "code": code,
-                    "expires_at": iso(row.expires_at),
-                    "uses_left": row.uses_left,
-                    "qr_payload": payload,
-                }
-            )
-        )
+        # The API's answer, less the SVG (a terminal scans the QR code from the admin's screen).
+        shown = EnrollmentCodeOut(exclude=("qr_svg",))
+        click.echo(json.dumps(shown.dump({"code": code, "row": row, "qr_payload": payload})))
         return
     click.echo(f"code:       {code}")
     click.echo(f"expires at: {iso(row.expires_at)}")

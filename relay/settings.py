@@ -71,3 +71,24 @@ PROXY_HOPS = 0
 # `relay serve`: where gunicorn listens and how many sync workers (0 = one per core).
 BIND = "127.0.0.1:8000"
 WORKERS = 0
+
+# Catalogs (reference data for terminals).
+# Items per packet of an upload, and per merge or delete call.
+CATALOG_PACKET_MAX_ITEMS = 5000
+CATALOG_UPLOAD_MAX_PACKETS = 1000
+# One item as JSON, in bytes.
+CATALOG_ITEM_MAX_BYTES = 16 * 1024
+# An upload not committed within this time expires (the worker drops it).
+CATALOG_UPLOAD_TTL_SECONDS = 24 * 3600
+# A mirror deleting more than this share of the catalog, or more than this many items, needs
+# "confirm_deletions": true.
+CATALOG_MIRROR_CONFIRM_FRACTION = 0.1
+CATALOG_MIRROR_CONFIRM_COUNT = 100
+# Tombstones of deleted items are purged after this age; a terminal that last synced before
+# the purge reloads the catalog in full.
+CATALOG_TOMBSTONE_TTL_SECONDS = 30 * 24 * 3600
+# How often `relay worker` purges tombstones and expired uploads.
+CATALOG_MAINTENANCE_SECONDS = 60
+# Items per page of a terminal's delta.
+CATALOG_PAGE_SIZE_DEFAULT = 1000
+CATALOG_PAGE_SIZE_MAX = 5000

@@ -5,6 +5,7 @@ from relay.api.base import Api
 
 def register_blueprints(api: Api) -> None:
     from relay.api import health
+    from relay.api.catalogs import routes as catalog_routes
     from relay.api.devices import routes as device_routes
     from relay.api.documents import routes as document_routes
     from relay.api.enrollment import routes as enrollment_routes
@@ -28,5 +29,7 @@ def register_blueprints(api: Api) -> None:
         enrollment_routes.blp,
         webhook_routes.blp,
         webhook_routes.dead_blp,
+        catalog_routes.blp,
+        catalog_routes.terminal_blp,
     ):
         api.register_blueprint(blueprint)

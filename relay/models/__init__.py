@@ -1,6 +1,13 @@
 """Tables only; the rules that use them live in the domain modules."""
 
 from relay.models.base import Base
+from relay.models.catalog import (
+    Catalog,
+    CatalogBarcode,
+    CatalogItem,
+    CatalogPacket,
+    CatalogUpload,
+)
 from relay.models.directory import Device, Group, GroupMember, User
 from relay.models.document import (
     Document,
@@ -21,6 +28,11 @@ __all__ = [
     "Base",
     "BusinessProcess",
     "BusinessProcessVersion",
+    "Catalog",
+    "CatalogBarcode",
+    "CatalogItem",
+    "CatalogPacket",
+    "CatalogUpload",
     "Credential",
     "Device",
     "Document",

@@ -1,136 +1,16 @@
-"""Signing, the retry schedule, Retry-After, and the address guard, without HTTP or database."""
+"""The address guard: private addresses refused, before connecting and at connect time."""
 
-import base64
 import socket
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
-from standardwebhooks import Webhook
-from standardwebhooks.webhooks import WebhookVerificationError
 
 from relay.errors import Invalid
-from relay.models import WebhookEndpoint
-from relay.online import guard, send, signing, webhook
+from relay.online import guard, send, signing
+from tests.factories import send_settings
 
-NOW = datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
-SETTINGS = send.Settings(
-    connect_timeout=1.0,
-    read_timeout=2.0,
-    retry_schedule=(5.0, 30.0, 120.0),
-    rotation_grace=timedelta(hours=24),
-    allow_private=False,
-    lease_margin=3.0,
-)
-
-
-def test_new_secret_is_whsec_and_32_random_bytes() -> None:
-    secret = signing.new_secret()
-    assert secret.startswith("whsec_")
-    assert len(base64.b64decode(secret.removeprefix("whsec_"))) == 32
-    assert signing.new_secret() != secret
-
-
-def test_signature_verifies_with_the_standardwebhooks_library() -> None:
-    secret = signing.new_secret()
-    body = '{"type":"result.completed","data":{"name":"Молоко 1 л","qty":0.001}}'.encode()
-    headers = signing.headers([secret], "msg_1", body, datetime.now(UTC))
-    assert headers["webhook-id"] == "msg_1"
-    assert headers["webhook-signature"].startswith("v1,")
-    assert Webhook(secret).verify(body, headers)["data"]["name"] == "Молоко 1 л"
-
-
-def test_a_tampered_body_or_another_secret_fails_verification() -> None:
-    secret = signing.new_secret()
-    body = b'{"a":1}'
-    headers = signing.headers([secret], "msg_1", body, datetime.now(UTC))
-    with pytest.raises(WebhookVerificationError):
-        Webhook(secret).verify(b'{"a":2}', headers)
-    with pytest.raises(WebhookVerificationError):
-        Webhook(signing.new_secret()).verify(body, headers)
-
-
-def test_during_a_rotation_both_secrets_sign_and_either_verifies() -> None:
-    old, new = signing.new_secret(), signing.new_secret()
-    body = b'{"a":1}'
-    headers = signing.headers([new, old], "msg_1", body, datetime.now(UTC))
-    assert len(headers["webhook-signature"].split(" ")) == 2
-    assert Webhook(old).verify(body, headers) == {"a": 1}
-    assert Webhook(new).verify(body, headers) == {"a": 1}
-
-
-def test_signing_secrets_include_the_previous_one_only_within_the_grace() -> None:
-    endpoint = WebhookEndpoint(
-        secret="whsec_new", previous_secret="whsec_old", previous_secret_expires_at=NOW
-    )
-    assert webhook.signing_secrets(endpoint, NOW - timedelta(seconds=1)) == [
-        "whsec_new",
-        "whsec_old",
-    ]
-    assert webhook.signing_secrets(endpoint, NOW) == ["whsec_new"]
-    assert webhook.grace_until(endpoint, NOW) is None
-
-
-def test_the_timestamp_header_is_the_unix_time_of_the_attempt() -> None:
-    headers = signing.headers(["whsec_" + "A" * 44], "msg_1", b"{}", NOW)
-    assert headers["webhook-timestamp"] == str(int(NOW.timestamp()))
-
-
-@pytest.mark.parametrize(("attempts", "step"), [(1, 5.0), (2, 30.0), (3, 120.0)])
-def test_retry_delay_follows_the_schedule_with_jitter(attempts: int, step: float) -> None:
-    delays = [send.retry_delay(attempts, SETTINGS.retry_schedule) for _ in range(200)]
-    assert all(d is not None and step * 0.8 <= d <= step * 1.2 for d in delays)
-    assert len(set(delays)) > 1
-
-
-def test_after_the_last_scheduled_retry_there_is_none() -> None:
-    assert send.retry_delay(4, SETTINGS.retry_schedule) is None
-    assert send.retry_delay(0, SETTINGS.retry_schedule) is None
-
-
-def test_retry_after_is_a_floor_not_a_ceiling() -> None:
-    assert send.retry_delay(1, SETTINGS.retry_schedule, retry_after=600) == 600
-    delay = send.retry_delay(3, SETTINGS.retry_schedule, retry_after=1)
-    assert delay is not None
-    assert delay >= 96
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [
-        ("120", 120.0),
-        (" 0 ", 0.0),
-        ("Fri, 20 Nov 2026 10:16:00 GMT", 60.0),
-        ("Fri, 20 Nov 2026 10:00:00 GMT", 0.0),
-        ("Sat, 20 Nov 2027 10:15:00 GMT", float(send.RETRY_AFTER_MAX_SECONDS)),
-        ("soon", None),
-        ("-5", None),
-        ("", None),
-        (None, None),
-    ],
-)
-def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
-    assert send.parse_retry_after(value, NOW) == seconds
-
-
-def test_the_lease_covers_both_timeouts_and_the_margin() -> None:
-    assert SETTINGS.lease == timedelta(seconds=6)
-
-
-def test_settings_read_the_configuration() -> None:
-    config: dict[str, Any] = {
-        "WEBHOOK_CONNECT_TIMEOUT": 5,
-        "WEBHOOK_READ_TIMEOUT": 15,
-        "WEBHOOK_RETRY_SCHEDULE": [5, 30],
-        "WEBHOOK_ROTATION_GRACE_SECONDS": 3600,
-        "WEBHOOK_ALLOW_PRIVATE": "true",
-        "WEBHOOK_LEASE_MARGIN_SECONDS": 30,
-    }
-    settings = send.Settings.from_config(config)
-    assert settings.retry_schedule == (5.0, 30.0)
-    assert settings.allow_private is True
-    assert settings.rotation_grace == timedelta(hours=1)
+SETTINGS = send_settings()
 
 
 @pytest.mark.parametrize(

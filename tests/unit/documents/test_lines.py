@@ -1,6 +1,7 @@
-"""Declared vs actual lines, quantity control and the field rules (relay/lines.py)."""
+"""Declared vs actual lines, quantity control, field rules, and collective parts."""
 
 import copy
+from decimal import Decimal
 from decimal import Decimal as D
 from typing import Any
 
@@ -9,8 +10,8 @@ import pytest
 from relay import jsonutil
 from relay.documents import lines
 from relay.errors import Invalid
-from relay.processes import files, schema
-from relay.processes.schema import Process
+from tests.factories import make_process, shipped_process
+from tests.helpers import AnyText
 
 
 @pytest.fixture(autouse=True)
@@ -25,35 +26,6 @@ DECLARED: list[dict[str, Any]] = [
 ]
 
 
-class AnyText:
-    """Equal to any non-empty string (the wording of a field message is not the contract)."""
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, str) and bool(other)
-
-    def __hash__(self) -> int:
-        return 0
-
-
-def make_process(**fields: Any) -> Process:
-    definition = {
-        "key": "test-process",
-        "name": "Test process",
-        "source_document_type": "Заказ",
-        "terminal_document_type": "Отбор",
-        "result_document_type": "Расход",
-        "assign_to": "users",
-        **fields,
-    }
-    valid = schema.validate_definition(definition)
-    return Process(key=valid["key"], version=1, definition=valid)
-
-
-def shipped(key: str) -> Process:
-    definition = files.load_file(files.SHIPPED_DIR / f"{key}.yaml")
-    return Process(key=key, version=1, definition=definition)
-
-
 def wire(text: str) -> Any:
     """Parse JSON as the relay does (numbers with a fraction become Decimal)."""
     return jsonutil.loads(text)
@@ -63,7 +35,7 @@ def by_id(result: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {line["line_id"]: line for line in result}
 
 
-# -- bind ------------------------------------------------------------------------------------
+# -- bind ----------------------------------------------------------------------------------
 
 
 def test_bind_keeps_several_actual_lines_apart_and_sums_them() -> None:
@@ -149,7 +121,7 @@ def test_bind_of_nothing_leaves_every_line_at_zero() -> None:
     assert undeclared == []
 
 
-# -- quantity control ------------------------------------------------------------------------
+# -- quantity control ----------------------------------------------------------------------
 
 
 def bound(actual: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -260,7 +232,7 @@ def test_check_quantities_no_excess_passes_a_shortage() -> None:
     lines.check_quantities("no_excess", *bound([{"line_id": "1", "qty": D(1)}]))
 
 
-# -- fields to the terminal ------------------------------------------------------------------
+# -- fields to the terminal ----------------------------------------------------------------
 
 HEADER = {"warehouse": "Основной склад", "counterparty": "ООО Ромашка", "price_list": "Опт"}
 DOC_LINES = [
@@ -309,15 +281,15 @@ def test_for_terminal_does_not_change_the_document() -> None:
 
 def test_stock_count_is_counted_blind() -> None:
     """stock-count.yaml: "Book quantities are not shown: operators count blind"."""
-    _, out = lines.for_terminal(shipped("stock-count"), HEADER, DOC_LINES)
+    _, out = lines.for_terminal(shipped_process("stock-count"), HEADER, DOC_LINES)
     assert "declared_qty" not in out[0]
 
 
-# -- fields from the terminal ----------------------------------------------------------------
+# -- fields from the terminal --------------------------------------------------------------
 
 
 def test_check_from_terminal_accepts_what_the_process_allows() -> None:
-    process = shipped("purchase-receipt")
+    process = shipped_process("purchase-receipt")
     lines.check_from_terminal(
         process,
         {"comment": "2 boxes damaged"},
@@ -333,7 +305,7 @@ def test_check_from_terminal_accepts_what_the_process_allows() -> None:
 def test_check_from_terminal_refuses_a_header_field_naming_it() -> None:
     with pytest.raises(Invalid) as info:
         lines.check_from_terminal(
-            shipped("purchase-receipt"), {"comment": "ok", "state": "processed"}, []
+            shipped_process("purchase-receipt"), {"comment": "ok", "state": "processed"}, []
         )
     err = info.value
     assert (err.status, err.code) == (422, "field_not_allowed")
@@ -386,8 +358,108 @@ def test_header_from_terminal_can_be_closed_entirely() -> None:
 def test_an_unbound_line_needs_a_product_id_or_a_barcode(line: dict[str, Any]) -> None:
     actual = [{"line_id": "1", "qty": D(1)}, line]
     with pytest.raises(Invalid) as info:
-        lines.check_from_terminal(shipped("purchase-receipt"), {}, actual)
+        lines.check_from_terminal(shipped_process("purchase-receipt"), {}, actual)
     err = info.value
     assert err.status == 422
     assert "product_id" in err.message
     assert set(err.details["fields"]["lines"]) == {"1"}
+
+
+# -- collective work: parts concatenated, bound line by line, checked on the totals ---------------
+
+PARTS_DECLARED = [
+    {"line_id": "1", "product_id": "p-001", "declared_qty": Decimal(10)},
+    {"line_id": "2", "product_id": "p-002", "declared_qty": Decimal("1.5")},
+]
+PART_A = [
+    {"line_id": "1", "qty": Decimal(4), "cell": "A-01", "part_id": "a"},
+    {"line_id": "2", "qty": Decimal("0.75"), "part_id": "a"},
+]
+PART_B = [
+    {"line_id": "1", "qty": Decimal(6), "serial": "SN-1", "part_id": "b"},
+    {"line_id": "2", "qty": Decimal("0.75"), "part_id": "b"},
+    {"product_id": "p-009", "qty": Decimal(1), "part_id": "b"},
+]
+
+
+def test_merge_parts_concatenates_and_keeps_every_line() -> None:
+    merged = lines.merge_parts([PART_A, PART_B])
+    assert merged == [*PART_A, *PART_B]
+    merged[0]["qty"] = Decimal(99)
+    assert PART_A[0]["qty"] == 4  # copies, not the parts' own lines
+
+
+def test_merged_lines_sum_per_declared_line_and_stay_apart() -> None:
+    bound, undeclared = lines.bind(PARTS_DECLARED, lines.merge_parts([PART_A, PART_B]))
+    one, two = bound
+    assert one["actual_qty"] == 10
+    assert one["actual"] == [
+        {"qty": 4, "cell": "A-01", "part_id": "a"},
+        {"qty": 6, "serial": "SN-1", "part_id": "b"},
+    ]
+    assert two["actual_qty"] == Decimal("1.50")
+    assert [a["part_id"] for a in two["actual"]] == ["a", "b"]
+    assert undeclared == [{"product_id": "p-009", "qty": 1, "part_id": "b"}]
+    # The declared lines themselves are not touched.
+    assert "actual" not in PARTS_DECLARED[0]
+
+
+def test_decimal_totals_are_exact_over_many_parts() -> None:
+    parts = [[{"line_id": "2", "qty": Decimal("0.001")}] for _ in range(1500)]
+    bound, _ = lines.bind(PARTS_DECLARED, lines.merge_parts(parts))
+    assert bound[1]["actual_qty"] == Decimal("1.500")
+    assert lines.discrepancies("exact", [bound[1]], []) == []
+
+
+def test_a_merged_part_with_an_unknown_line_is_refused() -> None:
+    with pytest.raises(Invalid) as caught:
+        lines.bind(PARTS_DECLARED, lines.merge_parts([PART_A, [{"line_id": "7", "qty": 1}]]))
+    assert caught.value.code == "unknown_line"
+    assert caught.value.details == {"line_ids": ["7"]}
+
+
+def test_parts_short_each_but_exact_together_pass() -> None:
+    for part in (PART_A, [line for line in PART_B if "line_id" in line]):
+        alone, _ = lines.bind(PARTS_DECLARED, part)
+        assert [d["problem"] for d in lines.discrepancies("exact", alone, [])] == [
+            "shortage",
+            "shortage",
+        ]
+    bound, undeclared = lines.bind(
+        PARTS_DECLARED, lines.merge_parts([PART_A, [line for line in PART_B if "line_id" in line]])
+    )
+    lines.check_quantities("exact", bound, undeclared)
+
+
+def test_parts_within_limits_each_but_over_together_are_refused() -> None:
+    extra = [{"line_id": "1", "qty": Decimal(1), "part_id": "c"}]
+    bound, undeclared = lines.bind(PARTS_DECLARED, lines.merge_parts([PART_A, PART_B, extra]))
+    with pytest.raises(Invalid) as caught:
+        lines.check_quantities("no_excess", bound, undeclared)
+    error = caught.value
+    assert error.code == "quantity_control"
+    assert error.details["mode"] == "no_excess"
+    assert error.details["lines"] == [
+        {
+            "line_id": "1",
+            "product_id": "p-001",
+            "declared_qty": 10,
+            "actual_qty": 11,
+            "problem": "excess",
+        },
+        {
+            "line_id": None,
+            "product_id": "p-009",
+            "barcode": None,
+            "actual_qty": 1,
+            "problem": "undeclared",
+        },
+    ]
+    assert "2 line(s)" in error.message
+
+
+def test_quantity_control_none_takes_anything() -> None:
+    bound, undeclared = lines.bind(PARTS_DECLARED, lines.merge_parts([PART_B, PART_B, PART_B]))
+    lines.check_quantities("none", bound, undeclared)
+    assert bound[0]["actual_qty"] == 18
+    assert len(undeclared) == 3

@@ -17,8 +17,8 @@ from relay.client import (
 )
 from relay.client.http import HttpClient
 from relay.client.tools.localserver import free_port
-from tests.unit.conftest import Sleeps
-from tests.unit.fake_relay import FakeRelay, Reply, error
+from tests.unit.client.conftest import Sleeps
+from tests.unit.client.fake_relay import FakeRelay, Reply, error
 
 POLICY = RetryPolicy(attempts=4, backoff=0.1, max_backoff=0.4, max_retry_after=30)
 COMPLETE = "/api/v1/terminal/documents/i-1/complete"

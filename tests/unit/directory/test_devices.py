@@ -1,14 +1,12 @@
-"""Enrollment codes, enrollment and PINs (relay/devices.py)."""
+"""Enrollment codes, enrollment and PINs (relay/directory/devices.py)."""
 
 import re
 import secrets
-from collections.abc import Iterable
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 from flask import Flask
-from sqlalchemy import insert
 
 from relay.directory import auth, devices
 from relay.errors import Invalid, NotFound, Unauthorized
@@ -16,6 +14,7 @@ from relay.extensions import db
 from relay.ids import hash_token
 from relay.models import Device
 from relay.timeutil import utcnow
+from tests.factories import add_devices
 from tests.helpers import TenantKeys
 
 CODE_FORMAT = re.compile(r"^ENR(-[0-9A-HJKMNP-TV-Z]{4}){7}$")
@@ -33,23 +32,6 @@ def sequential_pins(monkeypatch: pytest.MonkeyPatch) -> None:
         "secrets",
         SimpleNamespace(randbelow=lambda n: next(counter) % n, choice=secrets.choice),
     )
-
-
-def add_devices(tenant_id: int, pins: Iterable[int], *, retired: bool = False) -> None:
-    """Insert devices quickly: active ones with these PINs, or revoked ones that had them."""
-    rows = [
-        {
-            "tenant_id": tenant_id,
-            "name": f"ТСД {pin}",
-            "model": "EDA50",
-            "serial": "",
-            "pin": None if retired else str(pin),
-            "last_pin": str(pin) if retired else None,
-            "status": "revoked" if retired else "active",
-        }
-        for pin in pins
-    ]
-    db.session.execute(insert(Device), rows)
 
 
 def new_code(tenant_id: int, uses: int = 1, ttl_seconds: int = 3600) -> str:

@@ -10,10 +10,8 @@ from flask import Flask
 from relay.directory import users
 from relay.documents.routing import Addressee, GroupEntry, Plan, SqlDirectory, Target, route
 from relay.errors import Invalid, NotFound, RelayError
-from relay.extensions import db
-from relay.models import Device
-from relay.processes import schema
 from relay.processes.schema import Process
+from tests.factories import add_device, add_user, make_process
 from tests.helpers import TenantKeys
 
 PIN_MESSAGE = "Device not found by PIN 1234. Documents were not uploaded."
@@ -83,21 +81,6 @@ class FakeDirectory:
 
     def group(self, name: str) -> Addressee:
         return Addressee(type="group", id=self.group_ids[name], name=name)
-
-
-def make_process(**fields: Any) -> Process:
-    """A process validated by the real schema (defaults filled)."""
-    definition = {
-        "key": "test-process",
-        "name": "Test process",
-        "source_document_type": "Заказ",
-        "terminal_document_type": "Отбор",
-        "result_document_type": "Расход",
-        "assign_to": "users",
-        **fields,
-    }
-    valid = schema.validate_definition(definition)
-    return Process(key=valid["key"], version=1, definition=valid)
 
 
 def logins(plan: Plan) -> list[list[str | None]]:
@@ -371,25 +354,6 @@ def test_all_with_no_users_is_refused(process: Process) -> None:
 
 
 # -- the real directory (the tenant's tables) ------------------------------------------------
-
-
-def add_device(tenant_id: int, pin: str, *, status: str = "active", name: str = "ТСД") -> Device:
-    device = Device(tenant_id=tenant_id, name=name, model="EDA50", serial="", pin=pin)
-    if status == "revoked":
-        device.status, device.pin, device.last_pin = "revoked", None, pin
-    db.session.add(device)
-    db.session.flush()
-    return device
-
-
-def add_user(tenant_id: int, login: str) -> None:
-    users.create_user(
-        tenant_id,
-        login=login,
-        name=login.title(),
-        password="secret-1",
-        hash_method="pbkdf2:sha256:1000",
-    )
 
 
 def test_sql_unknown_pin_message(app_ctx: Flask, tenant: TenantKeys) -> None:

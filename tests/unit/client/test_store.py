@@ -16,8 +16,8 @@ from relay.client import (
 )
 from relay.client.store import final
 from relay.client.tools.localserver import free_port
-from tests.unit.conftest import Sleeps
-from tests.unit.fake_relay import FakeRelay, Reply, error
+from tests.unit.client.conftest import Sleeps
+from tests.unit.client.fake_relay import FakeRelay, Reply, error
 
 BATCH = "/api/v1/terminal/completions"
 QUICK = RetryPolicy(attempts=2, backoff=0.01)
