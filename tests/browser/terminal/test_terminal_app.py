@@ -413,7 +413,11 @@ def test_a_document_is_worked_with_the_keyboard_alone(page: Page, shop: Shop) ->
     pin = enroll(page, shop)
     document_id = push(shop, pin, "purchase-receipt", "0000-000800", RECEIPT_LINES[:1])
     page.keyboard.press("Enter")  # "Update now" has the focus
+    expect(page.locator("#inbox-list button", has_text="0000-000800")).to_be_visible()
     tab_to(page, "#inbox-list button")
+    # The inbox refreshes itself every 5 s: the focus stays where the operator left it.
+    page.wait_for_timeout(6_000)
+    expect(page.locator("#inbox-list button", has_text="0000-000800")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator("#doc-claim")).to_be_focused()
     page.keyboard.press("Enter")

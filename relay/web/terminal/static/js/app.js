@@ -295,6 +295,8 @@ async function renderInbox() {
   if (!app.inbox.length) app.inbox = (await store.get("kv", "inbox")) || [];
   const local = new Map((await store.all("docs")).map((d) => [d.id, d]));
   const list = $("inbox-list");
+  // Keep the keyboard's place: the focused document keeps the focus across a refresh.
+  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.id : null;
   list.replaceChildren();
   const shown = new Set();
   const item = (summary, doc) => {
@@ -311,6 +313,10 @@ async function renderInbox() {
   };
   for (const summary of app.inbox) item(summary, local.get(summary.id));
   for (const doc of local.values()) if (!shown.has(doc.id)) item(doc.summary, doc);
+  if (focused) {
+    const again = [...list.querySelectorAll("button")].find((b) => b.dataset.id === focused);
+    (again || $("inbox-refresh")).focus();
+  }
   $("inbox-empty").hidden = list.children.length > 0;
   await renderOutbox();
 }
@@ -813,6 +819,7 @@ async function refused(doc, err) {
 async function flush() {
   if (app.flushing || !app.device) return;
   app.flushing = true;
+  let settledAny = false;
   try {
     for (let round = 0; round < 20; round += 1) {
       const waiting = (await store.all("outbox")).slice(0, BATCH);
@@ -833,13 +840,14 @@ async function flush() {
         }
       }
       if (!settled) break;
+      settledAny = true;
     }
   } catch (err) {
     if (!(err instanceof Offline)) await handleAuthFailure(err);
   } finally {
     app.flushing = false;
     await renderOutbox();
-    if (app.screen === "inbox") await renderInbox();
+    if (settledAny && app.screen === "inbox") await renderInbox();
   }
 }
 
