@@ -13,7 +13,7 @@ from flask.cli import FlaskGroup
 from relay.api.enrollment.schemas import EnrollmentCodeOut
 from relay.app import create_app, load_config
 from relay.db import transaction
-from relay.directory import devices, tenants
+from relay.directory import console, devices, tenants
 from relay.errors import RelayError
 from relay.processes import files, store
 from relay.timeutil import iso
@@ -244,3 +244,37 @@ def bp_check(directory: Path | None) -> None:
         f"{len(definitions)} business processes in {directory} are valid: "
         + ", ".join(sorted(definitions))
     )
+
+
+@cli.group()
+def admin() -> None:
+    """Admin-console accounts."""
+
+
+@admin.command("create")
+@click.option("--tenant", "tenant_name", required=True, help="Tenant name.")
+@click.option("--name", default="", help="The person's name, shown in the console.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (scripts)."
+)
+@click.argument("login")
+def admin_create(tenant_name: str, name: str, password_stdin: bool, login: str) -> None:
+    """Create a console account; open /admin/ and sign in with it."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with transaction():
+            account = console.create_account(
+                tenants.by_name(tenant_name).id,
+                login=login,
+                name=name,
+                password=password,
+                hash_method=current_app.config["PASSWORD_HASH_METHOD"],
+            )
+    except RelayError as err:
+        _fail(err)
+        return
+    click.echo(f"console account {account.login!r} created for tenant {tenant_name!r}")
+    click.echo("Open /admin/ on the relay and sign in with it.")

@@ -92,3 +92,16 @@ CATALOG_MAINTENANCE_SECONDS = 60
 # Items per page of a terminal's delta.
 CATALOG_PAGE_SIZE_DEFAULT = 1000
 CATALOG_PAGE_SIZE_MAX = 5000
+# The address terminals use to reach this relay, e.g. https://relay.example.com or
+# http://192.168.1.10:8000: enrollment QR codes carry it. Empty: the address the admin used.
+PUBLIC_URL = ""
+
+# Admin console (/admin/): a session ends after this many idle minutes; failed sign-ins per
+# client address (successes are never counted); the account lockout reuses LOGIN_LOCKOUT_*.
+CONSOLE_IDLE_MINUTES = 30
+RATELIMIT_CONSOLE_SIGN_IN = "20 per 10 minutes"
+# Devices count as "seen recently" on the console's overview for this many minutes.
+CONSOLE_SEEN_MINUTES = 5
+# The overview counts documents up to this many per state ("10000+" above it), so it reads a
+# bounded number of index entries however long the queue is.
+CONSOLE_COUNT_CAP = 10_000

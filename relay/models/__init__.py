@@ -8,6 +8,7 @@ from relay.models.catalog import (
     CatalogPacket,
     CatalogUpload,
 )
+from relay.models.console import AuditEntry, ConsoleAccount, ConsoleSession
 from relay.models.directory import Device, Group, GroupMember, User
 from relay.models.document import (
     Document,
@@ -25,6 +26,7 @@ from relay.models.tenant import Credential, EnrollmentCode, Tenant
 from relay.models.webhook import OutboxEntry, OutboxState, WebhookEndpoint
 
 __all__ = [
+    "AuditEntry",
     "Base",
     "BusinessProcess",
     "BusinessProcessVersion",
@@ -33,6 +35,8 @@ __all__ = [
     "CatalogItem",
     "CatalogPacket",
     "CatalogUpload",
+    "ConsoleAccount",
+    "ConsoleSession",
     "Credential",
     "Device",
     "Document",
