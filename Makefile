@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 PYTEST_XDIST ?= -n 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-run translations install-browser install-bench run worker test test-sqlite test-postgres test-fault lint format migrate migration bench bench-scale bench-catalog bench-console bench-ops bench-profile demo clean
+.PHONY: help install install-run translations install-browser install-bench run worker test test-sqlite test-postgres test-fault lint format migrate migration bench bench-scale bench-catalog bench-console bench-ops bench-terminal bench-profile demo clean
 
 help: ## Show this list
 	@grep -hE '^[a-z][a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -104,6 +104,9 @@ bench-ops: install-bench ## What /metrics' gauges, a backup and a purge cost at 
 
 bench-profile: install-bench ## Profile the hot-path requests with pyinstrument (bench/out/profile)
 	$(BIN)/python -m bench.profile $(BENCH_ARGS)
+
+bench-terminal: install ## The terminal web app in Chromium: first-load bytes, scan feedback with a 500-line document
+	$(BIN)/python -m bench.terminal $(BENCH_ARGS)
 
 demo: install ## A one-minute tour: a relay on SQLite, two terminals, push, complete, pull, ack
 	$(BIN)/python -m relay.client.tools.demo

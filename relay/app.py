@@ -50,6 +50,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     observe.init_app(app)
     _register_docs_assets(app)
+    from relay.web import terminal as terminal_app
+
+    app.register_blueprint(terminal_app.blp)
 
     @app.before_request
     def _declare_write_intent() -> None:

@@ -318,3 +318,20 @@ def test_fractional_extra_line_fields_are_accepted(api: Client, tenant: TenantKe
     assert shown(api, a, instance_id)["lines"][0]["price"] == Decimal("99.9")
     api.claim(a, instance_id)
     api.complete(a, instance_id, [{"line_id": "1", "qty": 1, "shelf_price": 89.9}])
+
+
+def test_terminals_are_told_the_quantity_control_and_what_they_may_send(
+    api: Client, tenant: TenantKeys
+) -> None:
+    terminal = api.enroll(tenant)
+    out = shown(api, terminal, push_receipt(api, tenant, terminal, "ПТ-QC"))
+    assert out["quantity_control"] == "no_excess"
+    assert out["accepts"] == {
+        "header": ["comment"],
+        "lines": ["product_id", "barcode", "name", "unit", "serial", "lot", "cell",
+                  "marking_code", "expiry_date"],
+    }  # fmt: skip
+    patch_process(api, tenant, "purchase-receipt", {"quantity_control": "exact"})
+    later = shown(api, terminal, push_receipt(api, tenant, terminal, "ПТ-QC-2"))
+    assert later["quantity_control"] == "exact"
+    assert out["quantity_control"] == shown(api, terminal, out["id"])["quantity_control"]

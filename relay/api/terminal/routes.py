@@ -187,6 +187,11 @@ class TerminalDocumentView(MethodView):
             **inbox_item(who, instance, loaded.document, process, joined),
             "header": header,
             "lines": out_lines,
+            "quantity_control": process.quantity_control,
+            "accepts": {
+                "header": list(process.fields.get("header_from_terminal") or ()),
+                "lines": list(process.fields.get("lines_from_terminal") or ()),
+            },
         }
         if process.collective_work:
             out["parts"] = parts.parts_of(instance)

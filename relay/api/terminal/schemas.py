@@ -70,6 +70,15 @@ class TerminalDocument(InboxItem):
         ma.fields.Dict(),
         metadata={"description": "Collective work: who joined and whose part is submitted."},
     )
+    quantity_control = ma.fields.String(
+        metadata={"description": "The process's quantity control: none, no_excess or exact."}
+    )
+    accepts = ma.fields.Dict(
+        metadata={
+            "description": "The header and line fields the process takes back from terminals "
+            "(besides line_id and qty)."
+        }
+    )
 
 
 class ClaimOut(Schema):
