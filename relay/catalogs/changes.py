@@ -175,12 +175,18 @@ class Writer:
                         CatalogBarcode.item_id.in_(replaced),
                     )
                 )
+            # render_nulls: rows with and without a null (a barcode without a factor) stay in
+            # one multi-row INSERT instead of one statement per change of shape.
             if inserts:
-                db.session.execute(insert(CatalogItem), inserts)
+                db.session.execute(
+                    insert(CatalogItem).execution_options(render_nulls=True), inserts
+                )
             if updates:
                 db.session.execute(update(CatalogItem), updates)
             if barcodes:
-                db.session.execute(insert(CatalogBarcode), barcodes)
+                db.session.execute(
+                    insert(CatalogBarcode).execution_options(render_nulls=True), barcodes
+                )
             self.applied.changed += len(inserts) + len(updates)
 
     def _existing(self, ids: Sequence[str]) -> dict[str, Any]:
