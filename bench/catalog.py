@@ -234,8 +234,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run_db(kind: str, size: int, small: int, repeats: int, lookups: int) -> dict[str, Any]:
-    url = fresh_sqlite("catalog") if kind == "sqlite" else recreate_pg(PG_DB)
+def run_db(
+    kind: str, size: int, small: int, repeats: int, lookups: int, pg_db: str = PG_DB
+) -> dict[str, Any]:
+    url = fresh_sqlite(f"catalog-{size}") if kind == "sqlite" else recreate_pg(pg_db)
     app = create_app({"DATABASE_URL": url, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
     with app.app_context():
         flask_migrate.upgrade()
@@ -339,6 +341,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--lookups", type=int, default=2000)
+    parser.add_argument("--pg-db", default=PG_DB, help="the PostgreSQL database to recreate")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(
@@ -347,7 +350,7 @@ def main() -> None:
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     for kind in kinds:
         started = time.perf_counter()
-        record = run_db(kind, args.size, args.small, args.repeats, args.lookups)
+        record = run_db(kind, args.size, args.small, args.repeats, args.lookups, args.pg_db)
         record.update(
             machine=machine(),
             date=f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
@@ -355,11 +358,12 @@ def main() -> None:
             took_s=time.perf_counter() - started,
         )
         plans = record.pop("plans")
-        (OUT / f"catalog-{kind}.json").write_text(json.dumps(record, indent=2))
-        (OUT / f"catalog-plans-{kind}.md").write_text(
+        name = kind if args.size == 1_000_000 else f"{kind}-{args.size}"
+        (OUT / f"catalog-{name}.json").write_text(json.dumps(record, indent=2))
+        (OUT / f"catalog-plans-{name}.md").write_text(
             "\n\n".join(f"## {title}\n\n```\n{text}\n```" for title, text in plans.items())
         )
-        log(f"{kind}: done in {record['took_s']:.0f} s → bench/out/catalog-{kind}.json")
+        log(f"{kind}: done in {record['took_s']:.0f} s → bench/out/catalog-{name}.json")
 
 
 if __name__ == "__main__":

@@ -85,18 +85,19 @@ class CatalogBarcode(Base):
     """A barcode of a product's packaging (with its unit and factor) or of a cell."""
 
     __tablename__ = "catalog_barcodes"
+    # No foreign key to the item: the rows are derived, written and removed with their item by
+    # the one code path that changes items, and a key check per row made PostgreSQL scan the
+    # items table for every barcode of a first load (the check's plan, cached while the table
+    # was empty, is a sequential scan).
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "catalog", "item_id"],
-            ["catalog_items.tenant_id", "catalog_items.catalog", "catalog_items.id"],
-            ondelete="CASCADE",
-        ),
         CheckConstraint(f"kind IN {BARCODE_KINDS!r}", name="kind"),
         # An item's barcodes, replaced when the item changes.
         Index("ix_catalog_barcodes_item", "tenant_id", "catalog", "item_id"),
     )
 
-    tenant_id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
     barcode: Mapped[str] = mapped_column(String(100), primary_key=True)
     catalog: Mapped[str] = mapped_column(String(64), primary_key=True)
     item_id: Mapped[str] = mapped_column(String(200), primary_key=True)

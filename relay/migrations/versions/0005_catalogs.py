@@ -82,9 +82,9 @@ def upgrade():
         sa.Column("factor", sa.Numeric(precision=20, scale=6), nullable=True),
         sa.CheckConstraint("kind IN ('product', 'cell')", name=op.f("ck_catalog_barcodes_kind")),
         sa.ForeignKeyConstraint(
-            ["tenant_id", "catalog", "item_id"],
-            ["catalog_items.tenant_id", "catalog_items.catalog", "catalog_items.id"],
-            name=op.f("fk_catalog_barcodes_tenant_id_catalog_item_id_catalog_items"),
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_catalog_barcodes_tenant_id_tenants"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint(
