@@ -34,9 +34,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     from relay.api.base import api
-    from relay.api.limits import limiter
 
-    limiter.init_app(app)
     api.init_app(app)
     database.install_hooks(app)
 

@@ -33,12 +33,11 @@ SESSION_TTL_SECONDS = 14 * 3600
 # How often a device's last-seen time is written (a write per poll would cost more than the poll).
 LAST_SEEN_RESOLUTION_SECONDS = 60
 
-# Failed enrollments and logins per client address; successes are never counted.
+# Failed enrollments and logins per client address; successes are never counted. Counted in
+# the database, so every worker and node shares them; forgotten this long after the last one.
 RATELIMIT_ENROLL = "10 per 10 minutes"
 RATELIMIT_LOGIN = "20 per 10 minutes"
-# memory:// is per process; a cluster shares one store, e.g. redis://cache:6379.
-RATELIMIT_STORAGE_URI = "memory://"
-# Consecutive wrong passwords before a user is locked out, and for how long.
+# Wrong passwords for one login on one terminal before it is locked there, and for how long.
 LOGIN_LOCKOUT_FAILURES = 5
 LOGIN_LOCKOUT_SECONDS = 15 * 60
 

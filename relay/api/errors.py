@@ -1,7 +1,6 @@
 """Every error leaves the relay in one shape: {"error": {"code", "message", "details"}}."""
 
 import logging
-import time
 from typing import Any
 
 import marshmallow as ma
@@ -9,7 +8,6 @@ from flask import Flask, Response, current_app, jsonify, request
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from relay.api.limits import limiter
 from relay.errors import RelayError, first_field_error
 
 log = logging.getLogger(__name__)
@@ -52,12 +50,11 @@ _HTTP_CODES = {
     ),
     415: ("unsupported_media_type", "Send the body as JSON."),
     422: ("validation_failed", "The request is not valid."),
-    429: ("rate_limited", "Too many attempts; wait and try again."),
 }
 
 
 def handle_http_exception(error: HTTPException) -> Response:
-    """werkzeug's HTTP errors (including webargs' 422 and Flask-Limiter's 429) in our shape."""
+    """werkzeug's HTTP errors (including webargs' 422) in our shape."""
     status = error.code or 500
     code, template = _HTTP_CODES.get(status, ("error", error.description or "Error."))
     message = template.format(
@@ -76,20 +73,9 @@ def handle_http_exception(error: HTTPException) -> Response:
         first = first_field_error(fields)
         if first:
             message = f"The request is not valid: {first.rstrip('.')}."
-    if status == 429:
-        retry_after = _retry_after()
-        headers["Retry-After"] = str(retry_after)
-        message = f"Too many failed attempts from this address; try again in {retry_after} s."
     if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
         headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
     return error_response(status, code, message, details, headers)
-
-
-def _retry_after() -> int:
-    current = limiter.current_limit
-    if current is None:
-        return 60
-    return max(1, int(current.reset_at - time.time()))
 
 
 def handle_relay_error(error: RelayError) -> Response:

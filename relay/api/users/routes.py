@@ -8,7 +8,7 @@ from flask.views import MethodView
 from relay.api.base import Blueprint, authenticated, id_cursor, identity, page_limit
 from relay.api.users.schemas import UserIn, UserList, UserOut, UserPatch, UserQuery
 from relay.db import transaction
-from relay.directory import users
+from relay.directory import throttle, users
 from relay.models import User
 from relay.timeutil import iso
 
@@ -27,7 +27,11 @@ def user_out(user: User) -> dict[str, Any]:
         "name": user.name,
         "groups": users.group_names(user),
         "created_at": iso(user.created_at),
-        "locked_until": iso(user.locked_until),
+        "locked_until": iso(
+            throttle.locked_until(
+                user.tenant_id, user.login, int(current_app.config["LOGIN_LOCKOUT_FAILURES"])
+            )
+        ),
     }
 
 
