@@ -13,8 +13,11 @@ SQLITE_BUSY_TIMEOUT = 15
 POSTGRES_LOCK_TIMEOUT_MS = 5000
 DATABASE_POOL_SIZE = 10
 
-# Signs nothing secret today; set it in production anyway (Flask extensions may rely on it).
+# Seals webhook signing secrets at rest (a key derived by HKDF); set a long random value in
+# production. To change it, list the old value in SECRET_KEY_FALLBACKS, restart, run
+# `relay webhook reseal`, then drop the old value.
 SECRET_KEY = "dev-only-change-me"  # noqa: S105 - overridden in production
+SECRET_KEY_FALLBACKS: list[str] = []
 
 # Request body limit in bytes (10 MB); a larger body gets 413.
 MAX_CONTENT_LENGTH = 10 * 1024 * 1024

@@ -13,8 +13,10 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from relay.errors import Invalid
 from relay.models import WebhookEndpoint
 from relay.online import guard, send, signing, webhook
+from relay.online.sealing import Keys
 
 NOW = datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
+KEYS = Keys.of("unit-test-secret-key")
 SETTINGS = send.Settings(
     connect_timeout=1.0,
     read_timeout=2.0,
@@ -22,6 +24,7 @@ SETTINGS = send.Settings(
     rotation_grace=timedelta(hours=24),
     allow_private=False,
     lease_margin=3.0,
+    keys=KEYS,
 )
 
 
@@ -62,13 +65,15 @@ def test_during_a_rotation_both_secrets_sign_and_either_verifies() -> None:
 
 def test_signing_secrets_include_the_previous_one_only_within_the_grace() -> None:
     endpoint = WebhookEndpoint(
-        secret="whsec_new", previous_secret="whsec_old", previous_secret_expires_at=NOW
+        secret=KEYS.seal("whsec_new"),
+        previous_secret=KEYS.seal("whsec_old"),
+        previous_secret_expires_at=NOW,
     )
-    assert webhook.signing_secrets(endpoint, NOW - timedelta(seconds=1)) == [
+    assert webhook.signing_secrets(endpoint, NOW - timedelta(seconds=1), KEYS) == [
         "whsec_new",
         "whsec_old",
     ]
-    assert webhook.signing_secrets(endpoint, NOW) == ["whsec_new"]
+    assert webhook.signing_secrets(endpoint, NOW, KEYS) == ["whsec_new"]
     assert webhook.grace_until(endpoint, NOW) is None
 
 
@@ -126,8 +131,11 @@ def test_settings_read_the_configuration() -> None:
         "WEBHOOK_ROTATION_GRACE_SECONDS": 3600,
         "WEBHOOK_ALLOW_PRIVATE": "true",
         "WEBHOOK_LEASE_MARGIN_SECONDS": 30,
+        "SECRET_KEY": "new-key",
+        "SECRET_KEY_FALLBACKS": ["old-key"],
     }
     settings = send.Settings.from_config(config)
+    assert settings.keys == Keys("new-key", ("old-key",))
     assert settings.retry_schedule == (5.0, 30.0)
     assert settings.allow_private is True
     assert settings.rotation_grace == timedelta(hours=1)

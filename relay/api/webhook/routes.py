@@ -44,7 +44,7 @@ def _settings() -> send.Settings:
 
 def webhook_out(endpoint: WebhookEndpoint, secret: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "url": endpoint.url,
+        "url": webhook.shown_url(endpoint.url),
         "enabled": endpoint.enabled,
         "disabled_reason": endpoint.disabled_reason,
         "previous_secret_valid_until": iso(webhook.grace_until(endpoint, utcnow())),
@@ -92,6 +92,7 @@ class WebhookView(MethodView):
                 url=data["url"],
                 enabled=data["enabled"],
                 allow_private=_settings().allow_private,
+                keys=_settings().keys,
             )
         return webhook_out(endpoint, secret)
 
@@ -105,7 +106,7 @@ class RotateView(MethodView):
         """Issue a new secret, shown once; the old one keeps signing through the grace period."""
         with transaction():
             endpoint, secret = webhook.rotate_secret(
-                identity().tenant_id, _settings().rotation_grace
+                identity().tenant_id, _settings().rotation_grace, _settings().keys
             )
         return webhook_out(endpoint, secret)
 
@@ -119,7 +120,9 @@ class PingView(MethodView):
         """Send a signed {"type": "ping"} now and report what the receiver answered."""
         # The transaction ends before the POST: no database lock is held while it waits.
         with transaction():
-            ping = delivery.ping_for(identity().tenant_id, identity().tenant_name, utcnow())
+            ping = delivery.ping_for(
+                identity().tenant_id, identity().tenant_name, utcnow(), _settings()
+            )
         attempt = delivery.send_ping(ping, _settings())
         return {
             "webhook_id": ping.webhook_id,

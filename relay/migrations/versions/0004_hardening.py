@@ -1,8 +1,10 @@
-"""Hardening: failure counters shared by every worker; lockouts per operator and device.
+"""Hardening: failure counters shared by every worker; lockouts per operator and device;
+webhook secrets sealed at rest.
 
 Rate limits were counted in each gunicorn worker's memory, so the limit grew with the number
 of workers; they are now rows of ``failure_counters``. A user's lockout moves there too,
-counted per login and device, so the two columns on ``users`` go.
+counted per login and device, so the two columns on ``users`` go. Webhook signing secrets
+stored in clear are sealed with the key derived from RELAY_SECRET_KEY (downgrade opens them).
 
 Revision ID: 0004
 Revises: 0003
@@ -10,8 +12,14 @@ Create Date: 2026-12-07 03:00:00
 
 """
 
+import base64
+
 import sqlalchemy as sa
 from alembic import op
+from cryptography.fernet import Fernet, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
 
 revision = "0004"
 down_revision = "0003"
@@ -35,9 +43,17 @@ def upgrade():
     with op.batch_alter_table("users") as batch:
         batch.drop_column("locked_until")
         batch.drop_column("failed_logins")
+    keys = _keys()
+    _change_secrets(
+        lambda value: keys.encrypt(value.encode()).decode() if value.startswith(CLEAR) else value
+    )
 
 
 def downgrade():
+    keys = _keys()
+    _change_secrets(
+        lambda value: value if value.startswith(CLEAR) else keys.decrypt(value.encode()).decode()
+    )
     with op.batch_alter_table("users") as batch:
         batch.add_column(
             sa.Column("failed_logins", sa.Integer(), nullable=False, server_default="0")
@@ -46,3 +62,46 @@ def downgrade():
     with op.batch_alter_table("users") as batch:
         batch.alter_column("failed_logins", server_default=None)
     op.drop_table("failure_counters")
+
+
+ENDPOINTS = sa.table(
+    "webhook_endpoints",
+    sa.column("tenant_id", sa.Integer),
+    sa.column("secret", sa.String),
+    sa.column("previous_secret", sa.String),
+)
+
+
+# As relay.online.sealing seals (v1), written out so this revision keeps its meaning.
+CLEAR = "whsec_"
+INFO = b"relay/webhook-secrets/v1"
+
+
+def _keys():
+    config = current_app.config
+    fallbacks = config.get("SECRET_KEY_FALLBACKS") or []
+    if isinstance(fallbacks, str):
+        fallbacks = [fallbacks]
+    fernets = []
+    for key in [config["SECRET_KEY"], *fallbacks]:
+        raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=INFO).derive(
+            str(key).encode()
+        )
+        fernets.append(Fernet(base64.urlsafe_b64encode(raw)))
+    return MultiFernet(fernets)
+
+
+def _change_secrets(change):
+    connection = op.get_bind()
+    rows = connection.execute(
+        sa.select(ENDPOINTS.c.tenant_id, ENDPOINTS.c.secret, ENDPOINTS.c.previous_secret)
+    ).all()
+    for row in rows:
+        connection.execute(
+            ENDPOINTS.update()
+            .where(ENDPOINTS.c.tenant_id == row.tenant_id)
+            .values(
+                secret=change(row.secret),
+                previous_secret=change(row.previous_secret) if row.previous_secret else None,
+            )
+        )
