@@ -19,6 +19,16 @@ class CompletedBy(Schema):
     mode = ma.fields.String()
 
 
+class ChainOut(Schema):
+    state = ma.fields.String(validate=validate.OneOf(["started", "failed"]))
+    business_process = ma.fields.String(metadata={"description": "The next process."})
+    next_document_id = ma.fields.String(metadata={"description": "When started."})
+    code = ma.fields.String(metadata={"description": "When failed: the routing error's code."})
+    reason = ma.fields.String(
+        metadata={"description": "When failed: why, in a sentence (e.g. target_required)."}
+    )
+
+
 class ResultOut(Schema):
     id = ma.fields.String()
     document_id = ma.fields.String()
@@ -55,6 +65,14 @@ class ResultOut(Schema):
     next_document_id = ma.fields.String(
         allow_none=True,
         metadata={"description": "The document chained from this result, if one was started."},
+    )
+    chain = ma.fields.Nested(
+        ChainOut,
+        allow_none=True,
+        metadata={
+            "description": "When the process chains to a next one: whether the next document "
+            "was started, or why it could not be (null for a process that does not chain)."
+        },
     )
     processed_at = ma.fields.String(allow_none=True)
 

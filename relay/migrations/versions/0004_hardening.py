@@ -1,5 +1,5 @@
 """Hardening: failure counters shared by every worker; lockouts per operator and device;
-webhook secrets sealed at rest.
+webhook secrets sealed at rest; how a result's chain went.
 
 Rate limits were counted in each gunicorn worker's memory, so the limit grew with the number
 of workers; they are now rows of ``failure_counters``. A user's lockout moves there too,
@@ -20,6 +20,9 @@ from cryptography.fernet import Fernet, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
+from sqlalchemy.dialects import postgresql
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 revision = "0004"
 down_revision = "0003"
@@ -43,6 +46,8 @@ def upgrade():
     with op.batch_alter_table("users") as batch:
         batch.drop_column("locked_until")
         batch.drop_column("failed_logins")
+    with op.batch_alter_table("results") as batch:
+        batch.add_column(sa.Column("chain", JSON, nullable=True))
     keys = _keys()
     _change_secrets(
         lambda value: keys.encrypt(value.encode()).decode() if value.startswith(CLEAR) else value
@@ -61,6 +66,8 @@ def downgrade():
         batch.add_column(sa.Column("locked_until", sa.DateTime(), nullable=True))
     with op.batch_alter_table("users") as batch:
         batch.alter_column("failed_logins", server_default=None)
+    with op.batch_alter_table("results") as batch:
+        batch.drop_column("chain")
     op.drop_table("failure_counters")
 
 
