@@ -28,5 +28,8 @@ def register_blueprints(api: Api) -> None:
         enrollment_routes.blp,
         webhook_routes.blp,
         webhook_routes.dead_blp,
+        process_routes.picker_blp,
+        user_routes.picker_blp,
+        group_routes.picker_blp,
     ):
         api.register_blueprint(blueprint)

@@ -168,15 +168,18 @@ class DocumentsView(MethodView):
     @blp.arguments(DocumentQuery, location="query")
     @blp.response(200, DocumentList)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """List documents, oldest first, filtered by process, external id or state."""
+        """List documents, oldest first, filtered by process, external id, state, device (id
+        or PIN), user, group or time of the last change.
+
+        Filters combine (all must match); one naming an unknown device, user or group matches
+        nothing.
+        """
         limit = page_limit(args["limit"])
+        filters = push.Filters(
+            **{k: v for k, v in args.items() if k not in ("after", "limit") and v is not None}
+        )
         rows = push.search(
-            identity().tenant_id,
-            business_process=args.get("business_process"),
-            external_id=args.get("external_id"),
-            state=args.get("state"),
-            after=id_cursor(args["after"]),
-            limit=limit,
+            identity().tenant_id, filters, after=id_cursor(args["after"]), limit=limit
         )
         page, more = rows[:limit], len(rows) > limit
         states = push.states_of(identity().tenant_id, [d.id for d in page])

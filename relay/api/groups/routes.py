@@ -5,7 +5,14 @@ from typing import Any
 from flask.views import MethodView
 
 from relay.api.base import Blueprint, authenticated, id_cursor, identity, page_limit
-from relay.api.groups.schemas import GroupIn, GroupList, GroupOut, GroupPatch, GroupQuery
+from relay.api.groups.schemas import (
+    GroupIn,
+    GroupList,
+    GroupOut,
+    GroupPatch,
+    GroupPickerList,
+    GroupQuery,
+)
 from relay.db import transaction
 from relay.directory import users
 from relay.models import Group
@@ -16,6 +23,12 @@ blp = Blueprint(
     __name__,
     url_prefix="/api/v1/admin/groups",
     description="User groups documents can be addressed to (admin key).",
+)
+picker_blp = Blueprint(
+    "groups",
+    __name__,
+    url_prefix="/api/v1/groups",
+    description="Groups a push may address, with their members (accounting key).",
 )
 
 
@@ -82,3 +95,21 @@ class GroupView(MethodView):
         """Delete a group (its members stay)."""
         with transaction():
             users.delete_group(users.get_group(identity().tenant_id, name))
+
+
+@picker_blp.route("")
+class PickerView(MethodView):
+    @authenticated("accounting")
+    @picker_blp.arguments(GroupQuery, location="query")
+    @picker_blp.response(200, GroupPickerList)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List groups: name and members' logins (for the push dialog)."""
+        limit = page_limit(args["limit"])
+        rows = users.list_groups(identity().tenant_id, after=id_cursor(args["after"]), limit=limit)
+        page = rows[:limit]
+        return {
+            "groups": [
+                {"name": g.name, "members": [u.login for u in users.members(g)]} for g in page
+            ],
+            "next": str(page[-1].id) if len(rows) > limit else None,
+        }

@@ -37,3 +37,13 @@ class GroupList(Schema):
 
 class GroupQuery(PageArgs):
     pass
+
+
+class GroupPickerOut(Schema):
+    name = ma.fields.String()
+    members = ma.fields.List(ma.fields.String(), metadata={"description": "Their logins."})
+
+
+class GroupPickerList(Schema):
+    groups = ma.fields.List(ma.fields.Nested(GroupPickerOut))
+    next = ma.fields.String(allow_none=True)

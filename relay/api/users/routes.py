@@ -6,7 +6,14 @@ from flask import current_app
 from flask.views import MethodView
 
 from relay.api.base import Blueprint, authenticated, id_cursor, identity, page_limit
-from relay.api.users.schemas import UserIn, UserList, UserOut, UserPatch, UserQuery
+from relay.api.users.schemas import (
+    UserIn,
+    UserList,
+    UserOut,
+    UserPatch,
+    UserPickerList,
+    UserQuery,
+)
 from relay.db import transaction
 from relay.directory import throttle, users
 from relay.models import User
@@ -17,6 +24,12 @@ blp = Blueprint(
     __name__,
     url_prefix="/api/v1/admin/users",
     description="Operators who log in on terminals (admin key).",
+)
+picker_blp = Blueprint(
+    "users",
+    __name__,
+    url_prefix="/api/v1/users",
+    description="Operators a push may address, by login (accounting key).",
 )
 
 
@@ -95,3 +108,19 @@ class UserView(MethodView):
         """Delete an operator: sessions end, group memberships go."""
         with transaction():
             users.delete_user(users.get_user(identity().tenant_id, login))
+
+
+@picker_blp.route("")
+class PickerView(MethodView):
+    @authenticated("accounting")
+    @picker_blp.arguments(UserQuery, location="query")
+    @picker_blp.response(200, UserPickerList)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List operators: login and name (for the push dialog)."""
+        limit = page_limit(args["limit"])
+        rows = users.list_users(identity().tenant_id, after=id_cursor(args["after"]), limit=limit)
+        page = rows[:limit]
+        return {
+            "users": [{"login": u.login, "name": u.name} for u in page],
+            "next": str(page[-1].id) if len(rows) > limit else None,
+        }

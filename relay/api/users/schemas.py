@@ -39,3 +39,13 @@ class UserList(Schema):
 
 class UserQuery(PageArgs):
     pass
+
+
+class UserPickerOut(Schema):
+    login = ma.fields.String()
+    name = ma.fields.String()
+
+
+class UserPickerList(Schema):
+    users = ma.fields.List(ma.fields.Nested(UserPickerOut))
+    next = ma.fields.String(allow_none=True)
