@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed-stamp
 # The PostgreSQL the suite also runs against (database `test`, trust auth).
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
+# The suite runs on both cores (pytest-xdist); PYTEST_XDIST= runs it in one process.
+PYTEST_XDIST ?= -n 2
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-bench run worker test test-sqlite test-postgres test-fault lint format migrate migration bench bench-scale bench-profile demo clean
@@ -48,11 +50,11 @@ test: lint test-sqlite test-postgres ## Lint, then the whole suite on SQLite and
 	$(BIN)/coverage report
 
 test-sqlite: install ## The suite on SQLite
-	$(BIN)/pytest --cov=relay --cov-report= $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_XDIST) --cov=relay --cov-report= $(PYTEST_ARGS)
 
 test-postgres: install ## The suite on PostgreSQL (PG_TEST_URL); unreachable is a failure under CI=1
 	@if $(BIN)/python -m tests.pg_reachable "$(PG_TEST_URL)"; then \
-		RELAY_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest --cov=relay --cov-append --cov-report= $(PYTEST_ARGS); \
+		RELAY_TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/pytest $(PYTEST_XDIST) --cov=relay --cov-append --cov-report= $(PYTEST_ARGS); \
 	elif [ -n "$$CI" ]; then \
 		echo "PostgreSQL at $(PG_TEST_URL) is unreachable: failing (CI is set)"; exit 1; \
 	else \

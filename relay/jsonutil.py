@@ -1,5 +1,6 @@
 """JSON that keeps decimals exact and Cyrillic readable, for HTTP bodies and JSON columns."""
 
+import hashlib
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -98,6 +99,11 @@ def canonical(obj: Any) -> str:
     return dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
+def digest(obj: Any) -> str:
+    """Return the SHA-256 (hex) of the canonical JSON: equal for bodies that mean the same."""
+    return hashlib.sha256(canonical(obj).encode()).hexdigest()
+
+
 def _default(obj: Any) -> Any:
     if isinstance(obj, datetime):
         return iso(obj)
@@ -109,4 +115,4 @@ def _default(obj: Any) -> Any:
     return str(obj)
 
 
-__all__ = ["Decimal", "canonical", "dumps", "loads"]
+__all__ = ["Decimal", "canonical", "digest", "dumps", "loads"]

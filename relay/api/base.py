@@ -155,20 +155,6 @@ def page_limit(value: int | None) -> int:
     return value
 
 
-def id_cursor(value: str | None) -> uuid.UUID | None:
-    """Decode a cursor that is the last id of the previous page."""
-    if value is None:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError as err:
-        raise Invalid(
-            "The cursor is not one this list gave out; start again without 'after'.",
-            code="invalid_cursor",
-            details={"fields": {"after": ["Unknown cursor."]}},
-        ) from err
-
-
 def path_id(value: str, what: str = "document") -> uuid.UUID:
     """Turn an id from the URL into a UUID; a malformed one is simply not found."""
     try:

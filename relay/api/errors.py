@@ -23,6 +23,11 @@ class ErrorSchema(ma.Schema):
     error = ma.fields.Nested(ErrorBody)
 
 
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one error shape, as a body."""
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
 def error_response(
     status: int,
     code: str,
@@ -30,7 +35,7 @@ def error_response(
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
+    response = jsonify(error_body(code, message, details))
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value

@@ -1,6 +1,7 @@
 """Field types shared by several resources."""
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -9,6 +10,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from relay.api.base import Schema
+from relay.timeutil import iso
 
 MAX_DECIMAL_PLACES = 6
 MAX_INTEGER_DIGITS = 12
@@ -78,6 +80,59 @@ class DocumentDate(ma.fields.String):
         except ValueError as err:
             raise ma.ValidationError("Not a real date.") from err
         return text
+
+
+class Timestamp(ma.fields.String):
+    """A moment on the wire: ISO 8601 UTC with milliseconds and a Z (``relay.timeutil.iso``)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return iso(value)
+
+
+class WhenSet(ma.fields.String):
+    """A string left out of the answer when it is None (a secret shown only once)."""
+
+    def get_value(
+        self, obj: Any, attr: str, accessor: Any = None, default: Any = ma.missing
+    ) -> Any:
+        value = super().get_value(obj, attr, accessor, default)
+        return ma.missing if value is None else value
+
+
+class Derived(ma.fields.Field):
+    """A value worked out from the dumped object by ``fn``, for what it does not hold itself.
+
+    Mixed into a field type (``DerivedList``…), so the OpenAPI document shows that type.
+    """
+
+    def __init__(self, fn: Callable[[Any], Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fn = fn
+
+    def get_value(
+        self, obj: Any, attr: str, accessor: Any = None, default: Any = ma.missing
+    ) -> Any:
+        return self.fn(obj)
+
+
+class DerivedList(Derived, ma.fields.List):
+    pass
+
+
+class DerivedDict(Derived, ma.fields.Dict):
+    pass
+
+
+class DerivedNested(Derived, ma.fields.Nested):
+    pass
+
+
+class DerivedTimestamp(Derived, Timestamp):
+    pass
+
+
+class DerivedString(Derived, ma.fields.String):
+    pass
 
 
 class Empty(Schema):

@@ -6,6 +6,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import segno
 from sqlalchemy import and_, or_, select, update
@@ -15,8 +16,17 @@ from relay.directory import addressees, auth
 from relay.errors import Invalid, NotFound, Unauthorized
 from relay.extensions import db
 from relay.ids import hash_token
-from relay.models import Device, Document, EnrollmentCode, Instance, InstanceAddressee, Part
+from relay.models import (
+    Device,
+    Document,
+    EnrollmentCode,
+    Instance,
+    InstanceAddressee,
+    InstanceState,
+    Part,
+)
 from relay.models.document import OPEN
+from relay.paging import Page, by_id, page
 from relay.timeutil import utcnow
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -202,14 +212,14 @@ def by_pin(tenant_id: int, pin: str) -> Device:
 
 def list_devices(
     tenant_id: int, *, status: str | None, after: uuid.UUID | None, limit: int
-) -> list[Device]:
+) -> Page[Device]:
     """Return a page of the tenant's devices, oldest first."""
     stmt = select(Device).where(Device.tenant_id == tenant_id)
     if status:
         stmt = stmt.where(Device.status == status)
     if after:
         stmt = stmt.where(Device.id > after)
-    return list(db.session.scalars(stmt.order_by(Device.id).limit(limit + 1)))
+    return page(list(db.session.scalars(stmt.order_by(Device.id).limit(limit + 1))), limit, by_id)
 
 
 def update_device(device: Device, *, name: str | None = None, mode: str | None = None) -> Device:
@@ -233,14 +243,28 @@ def new_pin(device: Device) -> Device:
     return device
 
 
-def revoke(device: Device) -> list[dict[str, str]]:
-    """Revoke a device: its PIN is freed, its tokens die. Return its unfinished instances."""
+@dataclass(frozen=True)
+class Revoked:
+    """A revoked device and the unfinished work it leaves behind; other attributes are the
+    device's."""
+
+    device: Device
+    unfinished: list[dict[str, str]]
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "device":  # not set yet: never read through to itself
+            raise AttributeError(name)
+        return getattr(self.device, name)
+
+
+def revoke(device: Device) -> Revoked:
+    """Revoke a device: its PIN is freed, its tokens die. Return it with its unfinished work."""
     if device.status == "active":
         device.status = "revoked"
         device.last_pin, device.pin = device.pin, None
         device.revoked_at = utcnow()
         auth.revoke_where(device.tenant_id, device_id=device.id)
-    return unfinished_instances(device)
+    return Revoked(device, unfinished_instances(device))
 
 
 def unfinished_instances(device: Device) -> list[dict[str, str]]:
@@ -248,7 +272,7 @@ def unfinished_instances(device: Device) -> list[dict[str, str]]:
     held = select(Instance.id).where(
         Instance.tenant_id == device.tenant_id,
         Instance.holder_device_id == device.id,
-        Instance.state == "claimed",
+        Instance.state == InstanceState.CLAIMED,
     )
     queued = select(InstanceAddressee.instance_id).where(
         InstanceAddressee.tenant_id == device.tenant_id,

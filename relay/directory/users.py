@@ -5,7 +5,8 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -14,7 +15,8 @@ from relay.directory import addressees, auth, throttle
 from relay.directory.auth import Identity
 from relay.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from relay.extensions import db
-from relay.models import Group, GroupMember, User
+from relay.models import Device, Group, GroupMember, User
+from relay.paging import Page, by_id, page
 from relay.timeutil import utcnow
 
 
@@ -91,12 +93,12 @@ def delete_user(user: User) -> None:
     )
 
 
-def list_users(tenant_id: int, *, after: uuid.UUID | None, limit: int) -> list[User]:
-    """Return a page of live users, oldest first (one extra row tells there is a next page)."""
+def list_users(tenant_id: int, *, after: uuid.UUID | None, limit: int) -> Page[User]:
+    """Return a page of live users, oldest first."""
     stmt = select(User).where(User.tenant_id == tenant_id, User.deleted_at.is_(None))
     if after:
         stmt = stmt.where(User.id > after)
-    return list(db.session.scalars(stmt.order_by(User.id).limit(limit + 1)))
+    return page(list(db.session.scalars(stmt.order_by(User.id).limit(limit + 1))), limit, by_id)
 
 
 def users_by_login(tenant_id: int, logins: Sequence[str]) -> dict[str, User]:
@@ -147,12 +149,12 @@ def members(group: Group) -> list[User]:
     )
 
 
-def list_groups(tenant_id: int, *, after: uuid.UUID | None, limit: int) -> list[Group]:
-    """Return a page of live groups, oldest first (one extra row tells there is a next page)."""
+def list_groups(tenant_id: int, *, after: uuid.UUID | None, limit: int) -> Page[Group]:
+    """Return a page of live groups, oldest first."""
     stmt = select(Group).where(Group.tenant_id == tenant_id, Group.deleted_at.is_(None))
     if after:
         stmt = stmt.where(Group.id > after)
-    return list(db.session.scalars(stmt.order_by(Group.id).limit(limit + 1)))
+    return page(list(db.session.scalars(stmt.order_by(Group.id).limit(limit + 1))), limit, by_id)
 
 
 def group_names(user: User) -> list[str]:
@@ -254,8 +256,11 @@ def delete_group(group: Group) -> None:
 
 @dataclass(frozen=True)
 class Session:
+    """An operator session: its token (shown once), its operator, and when it ends."""
+
     token: str
     user: User
+    expires_at: datetime
 
 
 def log_in(
@@ -298,16 +303,31 @@ def log_in(
     if not check_password_hash(user.password_hash, password):
         raise Unauthorized("The login or the password is wrong.", code="invalid_login")
     throttle.forget(counter)
+    expires_at = utcnow() + ttl
     token = auth.issue(
         device.tenant_id,
         "session",
         device_id=device.device_id,
         user_id=user.id,
-        expires_at=utcnow() + ttl,
+        expires_at=expires_at,
     )
-    return Session(token=token, user=user)
+    return Session(token=token, user=user, expires_at=expires_at)
 
 
 def log_out(identity: Identity) -> None:
     """End the calling session."""
     auth.revoke_where(identity.tenant_id, kind="session", id=identity.credential_id)
+
+
+def who(tenant_id: int, device_id: uuid.UUID | None, user_id: uuid.UUID | None) -> dict[str, Any]:
+    """Name a device and user the way operators know them: PIN, device name, login."""
+    out: dict[str, Any] = {}
+    if device_id is not None:
+        device = db.session.get(Device, (tenant_id, device_id))
+        if device is not None:
+            out.update(device_id=str(device.id), pin=device.pin, device_name=device.name)
+    if user_id is not None:
+        user = db.session.get(User, (tenant_id, user_id))
+        if user is not None:
+            out.update(login=user.login, user_name=user.name)
+    return out

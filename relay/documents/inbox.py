@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Select, and_, select, union_all
 from sqlalchemy.orm import defer
 
+from relay import paging
 from relay.directory.addressees import ALL, device_key, group_key, user_key
 from relay.directory.auth import Identity
 from relay.extensions import db
@@ -28,6 +29,7 @@ from relay.models import (
     Part,
 )
 from relay.models.document import HELD, OPEN
+from relay.paging import Page
 
 
 @dataclass(frozen=True)
@@ -138,15 +140,12 @@ def page_query(
 
 def page(
     identity: Identity, audience: Audience, after: uuid.UUID | None, limit: int
-) -> tuple[list[tuple[Instance, Document]], uuid.UUID | None]:
+) -> Page[tuple[Instance, Document]]:
     """Return one page of the inbox and the cursor of the next page (None on the last)."""
     rows = [
         (row[0], row[1]) for row in db.session.execute(page_query(identity, audience, after, limit))
     ]
-    if len(rows) > limit:
-        rows = rows[:limit]
-        return rows, rows[-1][0].id
-    return rows, None
+    return paging.page(rows, limit, lambda row: str(row[0].id))
 
 
 def can_see(identity: Identity, instance: Instance, addressee_keys: Iterable[str]) -> bool:

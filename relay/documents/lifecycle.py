@@ -10,35 +10,35 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.orm import defer
 
-from relay.directory import addressees
+from relay.directory import addressees, users
 from relay.directory.auth import Identity
-from relay.documents import events, inbox, routing
+from relay.documents import events, inbox, parts, routing
 from relay.documents.routing import Addressee, Target
 from relay.errors import Conflict, Invalid, NotFound
 from relay.extensions import db
 from relay.ids import hash_token, new_token
 from relay.models import (
-    Device,
     Document,
     Event,
     Instance,
     InstanceAddressee,
-    Part,
+    InstanceState,
+    PartState,
     Result,
-    User,
 )
 from relay.online import outbox
 from relay.processes import schema, store
 from relay.timeutil import iso, utcnow
 
 CLAIM_TOKEN_PREFIX = "relay_clm"  # noqa: S105 - a prefix, not a secret
-OPEN_STATES = ("queued", "claimed")
+OPEN_STATES = (InstanceState.QUEUED, InstanceState.CLAIMED)
+# Every state but cancelled, in the order an instance advances through them.
+LIVE_STATES = (*OPEN_STATES, InstanceState.COMPLETED, InstanceState.PROCESSED)
 
 
 def create(document: Document, to: Sequence[Addressee]) -> Instance:
@@ -87,7 +87,9 @@ def holder_keys(instance: Instance) -> list[str]:
     return keys
 
 
-def move(instance: Instance, state: str, keys: Sequence[str], *, collective: bool = False) -> None:
+def move(
+    instance: Instance, state: InstanceState, keys: Sequence[str], *, collective: bool = False
+) -> None:
     """Set an instance's state, keep the inbox index in step, and bump the affected inboxes.
 
     An instance is listed in its addressees' inboxes while queued, and a collective one also
@@ -96,7 +98,7 @@ def move(instance: Instance, state: str, keys: Sequence[str], *, collective: boo
     """
     instance.state = state
     instance.updated_at = utcnow()
-    listed = state == "queued" or (collective and state == "claimed")
+    listed = state == InstanceState.QUEUED or (collective and state == InstanceState.CLAIMED)
     db.session.execute(
         update(InstanceAddressee)
         .where(
@@ -108,6 +110,13 @@ def move(instance: Instance, state: str, keys: Sequence[str], *, collective: boo
     addressees.touch(instance.tenant_id, [*keys, *holder_keys(instance)])
 
 
+class Claimed(NamedTuple):
+    """A claimed instance and the token that completes it (shown once)."""
+
+    instance: Instance
+    claim_token: str
+
+
 @dataclass
 class Loaded:
     """An instance with its document and addressees, as one transition needs them."""
@@ -116,13 +125,9 @@ class Loaded:
     document: Document
     keys: list[str]
 
-    @cached_property
+    @property
     def process(self) -> schema.Process:
-        return store.at_version(
-            self.document.tenant_id,
-            self.document.business_process,
-            self.document.business_process_version,
-        )
+        return store.version_of(self.document)
 
 
 def _not_found(instance_id: uuid.UUID | str) -> NotFound:
@@ -208,22 +213,8 @@ def holder_of(instance: Instance) -> dict[str, Any]:
     """Describe who holds an instance, for the 409 of a second claim."""
     return {
         "claimed_at": iso(instance.claimed_at),
-        **who(instance.tenant_id, instance.holder_device_id, instance.holder_user_id),
+        **users.who(instance.tenant_id, instance.holder_device_id, instance.holder_user_id),
     }
-
-
-def who(tenant_id: int, device_id: uuid.UUID | None, user_id: uuid.UUID | None) -> dict[str, Any]:
-    """Name a device and user the way operators know them: PIN, device name, login."""
-    out: dict[str, Any] = {}
-    if device_id is not None:
-        device = db.session.get(Device, (tenant_id, device_id))
-        if device is not None:
-            out.update(device_id=str(device.id), pin=device.pin, device_name=device.name)
-    if user_id is not None:
-        user = db.session.get(User, (tenant_id, user_id))
-        if user is not None:
-            out.update(login=user.login, user_name=user.name)
-    return out
 
 
 def holds(identity: Identity, instance: Instance) -> bool:
@@ -242,15 +233,15 @@ def _expired(instance: Instance, now: datetime) -> bool:
 def refuse_state(loaded: Loaded) -> Conflict:
     """The 409 for acting on an instance in a state that does not allow it."""
     instance = loaded.instance
-    if instance.state == "cancelled":
+    if instance.state == InstanceState.CANCELLED:
         return Conflict(
             f"Document {loaded.document.number or loaded.document.external_id} was cancelled "
             "by the accounting side; do not work on it.",
             code="document_cancelled",
         )
-    if instance.state in ("completed", "processed"):
+    if instance.state in (InstanceState.COMPLETED, InstanceState.PROCESSED):
         return Conflict("This document is already completed.", code="already_completed")
-    if instance.state == "queued":
+    if instance.state == InstanceState.QUEUED:
         return Conflict("Claim the document before completing it.", code="not_claimed")
     holder = holder_of(instance)
     name = holder.get("login") or holder.get("device_name") or holder.get("pin")
@@ -261,7 +252,7 @@ def refuse_state(loaded: Loaded) -> Conflict:
     )
 
 
-def claim(identity: Identity, instance_id: uuid.UUID) -> tuple[Instance, str]:
+def claim(identity: Identity, instance_id: uuid.UUID) -> Claimed:
     """Take a queued instance and return a claim token; the holder claiming again gets a new one.
 
     A terminal that lost the answer to its claim can claim again and carry on; the earlier
@@ -275,7 +266,11 @@ def claim(identity: Identity, instance_id: uuid.UUID) -> tuple[Instance, str]:
             code="collective_document",
         )
     now = utcnow()
-    if instance.state == "claimed" and holds(identity, instance) and not _expired(instance, now):
+    if (
+        instance.state == InstanceState.CLAIMED
+        and holds(identity, instance)
+        and not _expired(instance, now)
+    ):
         token = new_token(CLAIM_TOKEN_PREFIX)
         instance.claim_token_hash = hash_token(token)
         events.record(
@@ -285,10 +280,10 @@ def claim(identity: Identity, instance_id: uuid.UUID) -> tuple[Instance, str]:
             identity,
             instance_id=instance.id,
         )
-        return instance, token
-    if instance.state == "claimed" and _expired(instance, now):
+        return Claimed(instance, token)
+    if instance.state == InstanceState.CLAIMED and _expired(instance, now):
         _requeue(instance, loaded.keys, "claim_expired", None)
-    if instance.state != "queued":
+    if instance.state != InstanceState.QUEUED:
         raise refuse_state(loaded)
     token = new_token(CLAIM_TOKEN_PREFIX)
     instance.claim_token_hash = hash_token(token)
@@ -297,21 +292,21 @@ def claim(identity: Identity, instance_id: uuid.UUID) -> tuple[Instance, str]:
     instance.claimed_at = now
     limit = loaded.process["claim_limit_minutes"]
     instance.claim_expires_at = now + timedelta(minutes=limit) if limit else None
-    move(instance, "claimed", loaded.keys)
+    move(instance, InstanceState.CLAIMED, loaded.keys)
     events.record(
         identity.tenant_id, instance.document_id, "claimed", identity, instance_id=instance.id
     )
-    return instance, token
+    return Claimed(instance, token)
 
 
 def check_claim(identity: Identity, loaded: Loaded, claim_token: str) -> None:
     """Raise the 409 a completion gets when its claim is no longer good."""
     instance = loaded.instance
-    if instance.state == "queued" and _held_before(identity, instance):
+    if instance.state == InstanceState.QUEUED and _held_before(identity, instance):
         raise (
             _claim_expired(loaded) if _last_release(instance) == "claim_expired" else _claim_lost()
         )
-    if instance.state != "claimed":
+    if instance.state != InstanceState.CLAIMED:
         raise refuse_state(loaded)
     # The token is bound to its holder: another addressee presenting it (a token read off a
     # screen, copied between terminals) is told the claim is not theirs, as a late one is.
@@ -352,7 +347,7 @@ def _requeue(
     instance.holder_device_id = instance.holder_user_id = None
     instance.claim_token_hash = None
     instance.claimed_at = instance.claim_expires_at = None
-    move(instance, "queued", [*keys, *old])
+    move(instance, InstanceState.QUEUED, [*keys, *old])
     events.record(
         instance.tenant_id, instance.document_id, kind, by, instance_id=instance.id, **details
     )
@@ -365,16 +360,16 @@ def release(identity: Identity, instance_id: uuid.UUID) -> Instance:
     """
     loaded = load(identity, instance_id, for_update=True)
     instance = loaded.instance
-    if loaded.process.collective_work and instance.state in (*OPEN_STATES, "cancelled"):
+    if loaded.process.collective_work and instance.state in (*OPEN_STATES, InstanceState.CANCELLED):
         _leave(identity, loaded)
         return instance
-    if instance.state == "queued":
+    if instance.state == InstanceState.QUEUED:
         return instance
     held = holds(identity, instance)
-    if instance.state == "claimed" and held:
+    if instance.state == InstanceState.CLAIMED and held:
         _requeue(instance, loaded.keys, "released", identity)
         return instance
-    if instance.state == "cancelled" and held:
+    if instance.state == InstanceState.CANCELLED and held:
         old = holder_keys(instance)
         instance.holder_device_id = instance.holder_user_id = None
         addressees.touch(instance.tenant_id, old)
@@ -386,7 +381,7 @@ def release(identity: Identity, instance_id: uuid.UUID) -> Instance:
             instance_id=instance.id,
         )
         return instance
-    if instance.state == "claimed":
+    if instance.state == InstanceState.CLAIMED:
         raise Conflict(
             "Only the terminal holding the document can release it.",
             code="not_holder",
@@ -395,31 +390,16 @@ def release(identity: Identity, instance_id: uuid.UUID) -> Instance:
     raise refuse_state(loaded)
 
 
-def open_part(identity: Identity, instance: Instance) -> Part | None:
-    """The caller's open part of a collective instance, if it has joined."""
-    return db.session.scalars(
-        select(Part).where(
-            Part.tenant_id == instance.tenant_id,
-            Part.instance_id == instance.id,
-            Part.device_id == identity.device_id,
-            Part.user_id == identity.user_id
-            if identity.user_id is not None
-            else Part.user_id.is_(None),
-            Part.state == "open",
-        )
-    ).first()
-
-
 def _leave(identity: Identity, loaded: Loaded) -> None:
     """A participant leaves a collective instance: their open part is dropped."""
     instance = loaded.instance
-    part = open_part(identity, instance)
+    part = parts.open_part(identity, instance)
     if part is None:
         return
-    part.state = "dropped"
+    part.state = PartState.DROPPED
     part.token_hash = None
     db.session.flush()
-    if instance.state == "cancelled":
+    if instance.state == InstanceState.CANCELLED:
         addressees.touch(instance.tenant_id, [*loaded.keys, *addressees.keys_of(identity)])
         events.record(
             identity.tenant_id,
@@ -430,14 +410,12 @@ def _leave(identity: Identity, loaded: Loaded) -> None:
             part_id=str(part.id),
         )
         return
-    still = db.session.scalars(
-        select(Part.id).where(
-            Part.tenant_id == instance.tenant_id,
-            Part.instance_id == instance.id,
-            Part.state.in_(("open", "submitted")),
-        )
-    ).first()
-    move(instance, "claimed" if still else "queued", loaded.keys, collective=True)
+    move(
+        instance,
+        InstanceState.CLAIMED if parts.has_live(instance) else InstanceState.QUEUED,
+        loaded.keys,
+        collective=True,
+    )
     events.record(
         identity.tenant_id,
         instance.document_id,
@@ -479,36 +457,6 @@ def open_instances(document: Document, instance_id: uuid.UUID | None) -> list[Lo
     return [_loaded(i) for i in open_]
 
 
-def _drop_parts(instance: Instance) -> list[uuid.UUID]:
-    """Drop a collective instance's open parts (their tokens stop working); return their ids."""
-    parts = list(
-        db.session.scalars(
-            select(Part).where(
-                Part.tenant_id == instance.tenant_id,
-                Part.instance_id == instance.id,
-                Part.state == "open",
-            )
-        )
-    )
-    for part in parts:
-        part.state = "dropped"
-        part.token_hash = None
-    return [p.id for p in parts]
-
-
-def has_submitted_parts(instance: Instance) -> bool:
-    return (
-        db.session.scalars(
-            select(Part.id).where(
-                Part.tenant_id == instance.tenant_id,
-                Part.instance_id == instance.id,
-                Part.state == "submitted",
-            )
-        ).first()
-        is not None
-    )
-
-
 def reroute(
     by: Identity, document: Document, target: Target, instance_id: uuid.UUID | None = None
 ) -> Instance:
@@ -531,7 +479,7 @@ def reroute(
     (addressees,) = plan
     before = routing.describe_keys(document.tenant_id, loaded.keys)
     old = [*loaded.keys, *holder_keys(instance)]
-    dropped = _drop_parts(instance) if process.collective_work else []
+    dropped = parts.drop_open(instance) if process.collective_work else []
     instance.holder_device_id = instance.holder_user_id = None
     instance.claim_token_hash = None
     instance.claimed_at = instance.claim_expires_at = None
@@ -541,8 +489,8 @@ def reroute(
             InstanceAddressee.instance_id == instance.id,
         )
     )
-    in_progress = process.collective_work and has_submitted_parts(instance)
-    instance.state = "claimed" if in_progress else "queued"
+    in_progress = process.collective_work and parts.has_submitted(instance)
+    instance.state = InstanceState.CLAIMED if in_progress else InstanceState.QUEUED
     _address(instance, addressees)
     move(instance, instance.state, old, collective=process.collective_work)
     events.record(
@@ -565,8 +513,8 @@ def force_release(
     (loaded,) = open_instances(document, instance_id)
     instance = loaded.instance
     if loaded.process.collective_work:
-        dropped = _drop_parts(instance)
-        state = "claimed" if has_submitted_parts(instance) else "queued"
+        dropped = parts.drop_open(instance)
+        state = InstanceState.CLAIMED if parts.has_submitted(instance) else InstanceState.QUEUED
         move(instance, state, loaded.keys, collective=True)
         events.record(
             document.tenant_id,
@@ -577,7 +525,7 @@ def force_release(
             dropped_parts=[str(p) for p in dropped],
         )
         return instance
-    if instance.state != "claimed":
+    if instance.state != InstanceState.CLAIMED:
         raise Conflict(
             "The document is not claimed; there is nothing to release.", code="not_claimed"
         )
@@ -597,7 +545,7 @@ def cancel(by: Identity, document: Document) -> list[Instance]:
     )
     open_ = [i for i in instances if i.state in OPEN_STATES]
     if not open_:
-        if all(i.state == "cancelled" for i in instances):
+        if all(i.state == InstanceState.CANCELLED for i in instances):
             return instances
         raise Conflict(
             "The document is already completed; there is nothing left to cancel.",
@@ -609,7 +557,7 @@ def cancel(by: Identity, document: Document) -> list[Instance]:
         # release it.
         instance.claim_token_hash = None
         instance.claim_expires_at = None
-        move(instance, "cancelled", keys[instance.id])
+        move(instance, InstanceState.CANCELLED, keys[instance.id])
         events.record(document.tenant_id, document.id, "cancelled", by, instance_id=instance.id)
     return instances
 
@@ -619,7 +567,7 @@ def expire_claims(now: datetime, *, limit: int = 100) -> int:
     stmt = (
         select(Instance)
         .where(
-            Instance.state == "claimed",
+            Instance.state == InstanceState.CLAIMED,
             Instance.claim_expires_at.is_not(None),
             Instance.claim_expires_at <= now,
         )
@@ -654,8 +602,8 @@ def mark_processed(by: Identity | None, result: Result, via: str) -> None:
             Result.processed_at.is_(None),
         )
     ).first()
-    if instance is not None and instance.state == "completed" and pending is None:
-        instance.state = "processed"
+    if instance is not None and instance.state == InstanceState.COMPLETED and pending is None:
+        instance.state = InstanceState.PROCESSED
         instance.updated_at = result.processed_at
     events.record(
         result.tenant_id,
@@ -668,12 +616,12 @@ def mark_processed(by: Identity | None, result: Result, via: str) -> None:
     )
 
 
-def document_state(states: Iterable[str]) -> str:
+def document_state(states: Iterable[str]) -> InstanceState:
     """A document's state from its instances': the least advanced of those not cancelled."""
-    live = [s for s in states if s != "cancelled"]
+    live = [s for s in states if s != InstanceState.CANCELLED]
     if not live:
-        return "cancelled"
-    for state in ("queued", "claimed", "completed", "processed"):
+        return InstanceState.CANCELLED
+    for state in LIVE_STATES:
         if state in live:
             return state
-    return "queued"  # pragma: no cover - every state is listed above
+    return InstanceState.QUEUED  # pragma: no cover - every live state is listed above

@@ -1,6 +1,5 @@
 """Pushing documents (routing, re-push) and reading them back for the accounting side."""
 
-import hashlib
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -11,30 +10,57 @@ from typing import Any
 from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 
+from relay import jsonutil
 from relay.directory import addressees
 from relay.directory.auth import Identity
 from relay.documents import events, lifecycle, routing
 from relay.documents.routing import Addressee, Target
 from relay.errors import Conflict, Invalid, NotFound
 from relay.extensions import db
-from relay.jsonutil import canonical
-from relay.models import Device, Document, Group, Instance, InstanceAddressee, User
+from relay.models import Device, Document, Group, Instance, InstanceAddressee, InstanceState, User
+from relay.paging import Page, by_id, page
 from relay.processes import schema, store
 from relay.timeutil import utcnow
 
 
+@dataclass(frozen=True)
+class Addressed:
+    """An instance and the addressees it was sent to."""
+
+    instance: Instance
+    addressees: list[Addressee]
+
+    @property
+    def addressee(self) -> Addressee | None:
+        """The addressee, when there is exactly one."""
+        return self.addressees[0] if len(self.addressees) == 1 else None
+
+
 @dataclass
 class Pushed:
-    """One document of a push and what became of it: created, unchanged or replaced."""
+    """One document of a push and what became of it: created, unchanged or replaced.
+
+    Attributes it does not have itself are the document's.
+    """
 
     document: Document
     status: str
     instances: list[Instance]
     addressees: dict[uuid.UUID, list[Addressee]] = field(default_factory=dict)
 
+    def __getattr__(self, name: str) -> Any:
+        if name == "document":  # not set yet: never read through to itself
+            raise AttributeError(name)
+        return getattr(self.document, name)
+
     @property
-    def state(self) -> str:
+    def state(self) -> InstanceState:
         return lifecycle.document_state(i.state for i in self.instances)
+
+    @property
+    def addressed(self) -> list[Addressed]:
+        """Each instance with its addressees."""
+        return [Addressed(i, self.addressees.get(i.id, [])) for i in self.instances]
 
 
 def content_hash(doc: Mapping[str, Any], target: Target, next_target: Target) -> str:
@@ -47,7 +73,7 @@ def content_hash(doc: Mapping[str, Any], target: Target, next_target: Target) ->
         "target": target.normalized(),
         "next_target": next_target.normalized(),
     }
-    return hashlib.sha256(canonical(material).encode()).hexdigest()
+    return jsonutil.digest(material)
 
 
 def check_lines(process: schema.Process, doc: Mapping[str, Any], index: int) -> None:
@@ -172,11 +198,11 @@ def _push_one(
 
     instances = instances_of(existing, for_update=True)
     states = {i.state for i in instances}
-    revive = states == {"cancelled"}
+    revive = states == {InstanceState.CANCELLED}
     keys = lifecycle.addressee_keys(by.tenant_id, [i.id for i in instances])
     if existing.content_hash == digest and not revive:
         return _existing(existing, "unchanged", instances, keys)
-    if not states <= {"queued", "cancelled"}:
+    if not states <= {InstanceState.QUEUED, InstanceState.CANCELLED}:
         return None
     for name, value in _content(doc).items():
         setattr(existing, name, value)
@@ -313,7 +339,7 @@ class Filters:
 
 def search(
     tenant_id: int, filters: Filters, *, after: uuid.UUID | None, limit: int
-) -> list[Document]:
+) -> Page[Document]:
     """Return a page of documents, oldest first; ``state`` matches the document's state.
 
     A device (by id or PIN), user or group matches documents with an instance addressed to
@@ -329,7 +355,7 @@ def search(
         stmt = stmt.where(*_in_state(filters.state))
     for condition in _addressed(tenant_id, filters):
         if condition is None:
-            return []
+            return Page([], None)
         stmt = stmt.where(condition)
     if filters.updated_since is not None:
         since = filters.updated_since
@@ -343,7 +369,7 @@ def search(
         )
     if after:
         stmt = stmt.where(Document.id > after)
-    return list(db.session.scalars(stmt.order_by(Document.id).limit(limit + 1)))
+    return page(list(db.session.scalars(stmt.order_by(Document.id).limit(limit + 1))), limit, by_id)
 
 
 def _addressed(tenant_id: int, filters: Filters) -> list[Any]:
@@ -416,17 +442,17 @@ def _has_instance(*states: str) -> Any:
 def _in_state(state: str) -> list[Any]:
     """SQL conditions for "the document's state is ``state``" (``lifecycle.document_state``):
     it has an instance in that state and none in a less advanced one, cancelled ones aside."""
-    if state == "cancelled":
-        return [~_has_instance("queued", "claimed", "completed", "processed")]
-    order = ["queued", "claimed", "completed", "processed"]
-    earlier = order[: order.index(state)]
+    if state == InstanceState.CANCELLED:
+        return [~_has_instance(*lifecycle.LIVE_STATES)]
+    live = lifecycle.LIVE_STATES
+    earlier = live[: live.index(InstanceState(state))]
     conditions = [_has_instance(state)]
     if earlier:
         conditions.append(~_has_instance(*earlier))
     return conditions
 
 
-def states_of(tenant_id: int, document_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+def states_of(tenant_id: int, document_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, InstanceState]:
     """Return each document's state, from its instances (one query for the page)."""
     by_doc: dict[uuid.UUID, list[str]] = {d: [] for d in document_ids}
     if document_ids:

@@ -7,14 +7,16 @@ from relay.models.document import (
     Event,
     Instance,
     InstanceAddressee,
+    InstanceState,
     Part,
+    PartState,
     Result,
     Submission,
 )
 from relay.models.process import BusinessProcess, BusinessProcessVersion
 from relay.models.tenant import Credential, EnrollmentCode, Tenant
 from relay.models.throttle import FailureCounter
-from relay.models.webhook import OutboxEntry, WebhookEndpoint
+from relay.models.webhook import OutboxEntry, OutboxState, WebhookEndpoint
 
 __all__ = [
     "Base",
@@ -30,8 +32,11 @@ __all__ = [
     "GroupMember",
     "Instance",
     "InstanceAddressee",
+    "InstanceState",
     "OutboxEntry",
+    "OutboxState",
     "Part",
+    "PartState",
     "Result",
     "Submission",
     "Tenant",

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -21,7 +22,29 @@ from sqlalchemy.orm import Mapped, mapped_column
 from relay.models.base import Base, TenantScoped
 from relay.timeutil import utcnow
 
-INSTANCE_STATES = ("queued", "claimed", "completed", "processed", "cancelled")
+
+class InstanceState(StrEnum):
+    """Where an instance is in its life (SPEC §7); a document's state is its least advanced
+    live instance's, so documents are named by the same states."""
+
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    COMPLETED = "completed"
+    PROCESSED = "processed"
+    CANCELLED = "cancelled"
+
+
+class PartState(StrEnum):
+    """Where a participant's part of a collective instance is."""
+
+    OPEN = "open"
+    SUBMITTED = "submitted"
+    DROPPED = "dropped"
+
+
+# Plain strings, as the CHECK constraints spell them.
+INSTANCE_STATES = tuple(s.value for s in InstanceState)
+PART_STATES = tuple(s.value for s in PartState)
 
 
 class Document(TenantScoped, Base):
@@ -99,7 +122,7 @@ class Instance(TenantScoped, Base):
     )
 
     document_id: Mapped[uuid.UUID]
-    state: Mapped[str] = mapped_column(String(16), default="queued")
+    state: Mapped[str] = mapped_column(String(16), default=InstanceState.QUEUED.value)
     holder_device_id: Mapped[uuid.UUID | None]
     holder_user_id: Mapped[uuid.UUID | None]
     claim_token_hash: Mapped[str | None] = mapped_column(String(64))
@@ -121,7 +144,7 @@ class Part(TenantScoped, Base):
             ["instances.tenant_id", "instances.id"],
             ondelete="CASCADE",
         ),
-        CheckConstraint("state IN ('open', 'submitted', 'dropped')", name="state"),
+        CheckConstraint(f"state IN {PART_STATES!r}", name="state"),
         Index("ix_parts_tenant_id_instance_id", "tenant_id", "instance_id"),
         # A terminal's inbox lists the collective documents it has joined.
         Index(
@@ -137,7 +160,7 @@ class Part(TenantScoped, Base):
     instance_id: Mapped[uuid.UUID]
     device_id: Mapped[uuid.UUID | None]
     user_id: Mapped[uuid.UUID | None]
-    state: Mapped[str] = mapped_column(String(16), default="open")
+    state: Mapped[str] = mapped_column(String(16), default=PartState.OPEN.value)
     token_hash: Mapped[str | None] = mapped_column(String(64))
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None]
@@ -266,10 +289,11 @@ class Result(TenantScoped, Base):
     chain: Mapped[dict[str, Any] | None]
 
 
-HELD_STATES = ("claimed", "cancelled")
+# What a holder keeps in its inbox: what it works on, and what was cancelled under it.
+HELD_STATES = (InstanceState.CLAIMED.value, InstanceState.CANCELLED.value)
 
 # The inbox's partial indexes are chosen only when the query names the same states as their
 # WHERE clause: SQLite (never ANALYZEd here) cannot see through a bound parameter. So these
 # constants go into the SQL as literals.
 HELD: BindParameter[Any] = bindparam(None, HELD_STATES, expanding=True, literal_execute=True)
-OPEN = literal("open", literal_execute=True)
+OPEN = literal(PartState.OPEN.value, literal_execute=True)

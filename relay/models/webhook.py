@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     CheckConstraint,
@@ -17,7 +18,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 from relay.models.base import Base, TenantScoped
 from relay.timeutil import utcnow
 
-OUTBOX_STATES = ("pending", "delivered", "dead", "skipped")
+
+class OutboxState(StrEnum):
+    """Where a webhook delivery is: waiting or retried, done, given up, or no longer needed."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    SKIPPED = "skipped"
+
+
+# Plain strings, as the CHECK constraint spells them.
+OUTBOX_STATES = tuple(s.value for s in OutboxState)
 
 
 class WebhookEndpoint(Base):
@@ -79,7 +91,7 @@ class OutboxEntry(TenantScoped, Base):
     )
 
     result_id: Mapped[uuid.UUID]
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING.value)
     # Attempts that reached a verdict (a 410 or a stop before sending does not count).
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)

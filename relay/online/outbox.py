@@ -12,13 +12,15 @@ to run out; the entry is then due again, with the same id.
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Select, and_, func, or_, select, update
 
 from relay.errors import Conflict, NotFound
 from relay.extensions import db
 from relay.ids import new_id
-from relay.models import Document, OutboxEntry, Result, WebhookEndpoint
+from relay.models import Document, OutboxEntry, OutboxState, Result, WebhookEndpoint
+from relay.paging import Page, bad_cursor, page
 from relay.timeutil import utcnow
 
 
@@ -53,7 +55,7 @@ def lease(
                 WebhookEndpoint.enabled.is_(True),
             ),
         )
-        .where(OutboxEntry.state == "pending", OutboxEntry.next_attempt_at <= now)
+        .where(OutboxEntry.state == OutboxState.PENDING, OutboxEntry.next_attempt_at <= now)
         .order_by(OutboxEntry.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True, of=OutboxEntry)
@@ -76,7 +78,7 @@ def held(tenant_id: int, entry_id: uuid.UUID, worker_id: str) -> OutboxEntry | N
     ).first()
     if (
         entry is None
-        or entry.state != "pending"
+        or entry.state != OutboxState.PENDING
         or entry.leased_by != worker_id
         or entry.leased_until is None
     ):
@@ -92,7 +94,7 @@ def release(keys: Sequence[tuple[int, uuid.UUID]], worker_id: str, now: datetime
             .where(
                 OutboxEntry.tenant_id == tenant_id,
                 OutboxEntry.id == entry_id,
-                OutboxEntry.state == "pending",
+                OutboxEntry.state == OutboxState.PENDING,
                 OutboxEntry.leased_by == worker_id,
             )
             .values(leased_until=None, next_attempt_at=now)
@@ -112,7 +114,7 @@ def hurry(tenant_id: int, now: datetime) -> int:
         select(OutboxEntry.id)
         .where(
             OutboxEntry.tenant_id == tenant_id,
-            OutboxEntry.state == "pending",
+            OutboxEntry.state == OutboxState.PENDING,
             OutboxEntry.next_attempt_at > now,
             OutboxEntry.leased_until.is_(None),
             OutboxEntry.attempts > 0,
@@ -137,9 +139,9 @@ def settle(result: Result) -> None:
         .where(
             OutboxEntry.tenant_id == result.tenant_id,
             OutboxEntry.result_id == result.id,
-            OutboxEntry.state.in_(("pending", "dead")),
+            OutboxEntry.state.in_((OutboxState.PENDING, OutboxState.DEAD)),
         )
-        .values(state="skipped", leased_until=None)
+        .values(state=OutboxState.SKIPPED, leased_until=None)
     )
 
 
@@ -147,7 +149,10 @@ def counts(tenant_id: int) -> dict[str, int]:
     """How many deliveries are waiting and how many are dead letters."""
     rows = db.session.execute(
         select(OutboxEntry.state, func.count())
-        .where(OutboxEntry.tenant_id == tenant_id, OutboxEntry.state.in_(("pending", "dead")))
+        .where(
+            OutboxEntry.tenant_id == tenant_id,
+            OutboxEntry.state.in_((OutboxState.PENDING, OutboxState.DEAD)),
+        )
         .group_by(OutboxEntry.state)
     )
     found: dict[str, int] = {str(state): int(n) for state, n in rows}
@@ -176,27 +181,41 @@ def _described() -> Select[OutboxEntry, Result, Document]:
     )
 
 
-def dead_letters(
-    tenant_id: int, *, after: uuid.UUID | None, limit: int
-) -> list[tuple[OutboxEntry, Result, Document]]:
-    """Return a page of dead letters (oldest first) with their results and documents."""
+class DeadLetter(NamedTuple):
+    """An outbox entry with the result it delivers and that result's document."""
+
+    entry: OutboxEntry
+    result: Result
+    document: Document
+
+
+def dead_letters(tenant_id: int, *, after: str | None, limit: int) -> Page[DeadLetter]:
+    """Return a page of dead letters (oldest first) with their results and documents.
+
+    The cursor is the last entry's webhook-id (its bare UUID is taken too).
+    """
     stmt = (
         _described()
-        .where(OutboxEntry.tenant_id == tenant_id, OutboxEntry.state == "dead")
+        .where(OutboxEntry.tenant_id == tenant_id, OutboxEntry.state == OutboxState.DEAD)
         .order_by(OutboxEntry.id)
-        .limit(limit)
+        .limit(limit + 1)
     )
     if after is not None:
-        stmt = stmt.where(OutboxEntry.id > after)
-    return [(entry, result, document) for entry, result, document in db.session.execute(stmt)]
+        after_id = parse_id(after)
+        if after_id is None:
+            raise bad_cursor()
+        stmt = stmt.where(OutboxEntry.id > after_id)
+    rows = [DeadLetter(*row) for row in db.session.execute(stmt)]
+    return page(rows, limit, lambda row: row.entry.webhook_id)
 
 
-def describe(entry: OutboxEntry) -> tuple[OutboxEntry, Result, Document]:
+def describe(entry: OutboxEntry) -> DeadLetter:
     """Return an entry with its result and document."""
-    found, result, document = db.session.execute(
-        _described().where(OutboxEntry.tenant_id == entry.tenant_id, OutboxEntry.id == entry.id)
-    ).one()
-    return found, result, document
+    return DeadLetter(
+        *db.session.execute(
+            _described().where(OutboxEntry.tenant_id == entry.tenant_id, OutboxEntry.id == entry.id)
+        ).one()
+    )
 
 
 def get(tenant_id: int, text: str, *, for_update: bool = False) -> OutboxEntry:
@@ -213,7 +232,7 @@ def get(tenant_id: int, text: str, *, for_update: bool = False) -> OutboxEntry:
 
 def replay(entry: OutboxEntry) -> OutboxEntry:
     """Send a dead letter again from the first attempt, with the same webhook-id."""
-    if entry.state != "dead":
+    if entry.state != OutboxState.DEAD:
         raise Conflict(
             f"{entry.webhook_id} is not a dead letter (it is {entry.state}); "
             "only dead letters are replayed.",
@@ -230,7 +249,7 @@ def replay_all(tenant_id: int) -> int:
     entries = list(
         db.session.scalars(
             select(OutboxEntry)
-            .where(OutboxEntry.tenant_id == tenant_id, OutboxEntry.state == "dead")
+            .where(OutboxEntry.tenant_id == tenant_id, OutboxEntry.state == OutboxState.DEAD)
             .order_by(OutboxEntry.id)
             .with_for_update()
         )
@@ -241,7 +260,7 @@ def replay_all(tenant_id: int) -> int:
 
 
 def _revive(entry: OutboxEntry, now: datetime) -> None:
-    entry.state = "pending"
+    entry.state = OutboxState.PENDING
     entry.attempts = 0
     entry.next_attempt_at = now
     entry.leased_until = None

@@ -9,7 +9,7 @@ import marshmallow as ma
 import yaml
 
 from relay.errors import first_field_error
-from relay.processes.schema import _schema, dump_definition
+from relay.processes.schema import _schema, chain_loop, dump_definition
 
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "business_processes"
 
@@ -75,16 +75,18 @@ def load_directory(
                 f"{directory / (key + '.yaml')}: field 'next_business_process': "
                 f"no process {nxt!r} in {directory}"
             )
-        chain = [key]
-        while nxt and nxt in definitions:
-            if nxt in chain:
-                raise ProcessFileError(
-                    f"{directory / (key + '.yaml')}: field 'next_business_process': the chain "
-                    + " → ".join([*chain, nxt])
-                    + " loops"
-                )
-            chain.append(nxt)
-            nxt = definitions[nxt].get("next_business_process")
+        loop = chain_loop(
+            key,
+            lambda name: (
+                definitions[name].get("next_business_process") if name in definitions else None
+            ),
+        )
+        if loop:
+            raise ProcessFileError(
+                f"{directory / (key + '.yaml')}: field 'next_business_process': the chain "
+                + " → ".join(loop)
+                + " loops"
+            )
     return definitions
 
 

@@ -1,6 +1,6 @@
 """The schema every business-process definition must pass, and the typed ``Process``."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,3 +192,19 @@ def dump_definition(definition: Mapping[str, Any]) -> dict[str, Any]:
     """Return a definition in the key order of the schema (for YAML and answers)."""
     names = [field.data_key or name for name, field in _schema.fields.items()]
     return {name: definition[name] for name in names if name in definition}
+
+
+def chain_loop(key: str, next_of: Callable[[str], str | None]) -> list[str] | None:
+    """Follow ``next_business_process`` from ``key``; return the keys of a loop, or None.
+
+    ``next_of`` names the process after a key (None where the chain ends); the loop returned
+    ends with the key met twice, e.g. ``["a", "b", "a"]``.
+    """
+    seen = [key]
+    nxt = next_of(key)
+    while nxt:
+        if nxt in seen:
+            return [*seen, nxt]
+        seen.append(nxt)
+        nxt = next_of(nxt)
+    return None

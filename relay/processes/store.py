@@ -5,14 +5,14 @@ version cache: a bounded map from (tenant, key, version) to ``Process`` that liv
 the app and is cleared whole when full."""
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
 from relay.errors import Conflict, Invalid, NotFound
 from relay.extensions import db
 from relay.models import BusinessProcess, BusinessProcessVersion
-from relay.processes.schema import Process, validate_definition
+from relay.processes.schema import Process, chain_loop, validate_definition
 from relay.timeutil import iso, utcnow
 
 
@@ -120,6 +120,22 @@ def at_version(tenant_id: int, key: str, version: int) -> Process:
     return process
 
 
+class MadeUnder(Protocol):
+    """A row made under one version of a process: a document, or a result of one."""
+
+    @property
+    def tenant_id(self) -> int: ...
+    @property
+    def business_process(self) -> str: ...
+    @property
+    def business_process_version(self) -> int: ...
+
+
+def version_of(row: MadeUnder) -> Process:
+    """Return the process a document or result was made under (from the version cache)."""
+    return at_version(row.tenant_id, row.business_process, row.business_process_version)
+
+
 def list_current(tenant_id: int) -> list[BusinessProcess]:
     """Return the tenant's processes by key."""
     return list(
@@ -205,23 +221,25 @@ def _check_version(
 def check_chain(tenant_id: int, definition: Mapping[str, Any]) -> None:
     """Refuse a ``next_business_process`` that does not exist or would make a loop."""
     key = definition["key"]
-    nxt = definition.get("next_business_process")
-    seen = [key]
-    while nxt:
-        if nxt in seen:
-            raise Invalid(
-                "This chain of processes would loop: " + " → ".join([*seen, nxt]) + ".",
-                code="process_chain_loop",
-                details={"fields": {"next_business_process": ["Would make a loop."]}},
-            )
-        row = db.session.get(BusinessProcess, (tenant_id, nxt))
+
+    def next_of(name: str) -> str | None:
+        if name == key:
+            return definition.get("next_business_process")
+        row = db.session.get(BusinessProcess, (tenant_id, name))
         if row is None:
             raise Invalid(
-                f"next_business_process names {nxt!r}, which this tenant does not have.",
+                f"next_business_process names {name!r}, which this tenant does not have.",
                 details={"fields": {"next_business_process": ["Unknown process."]}},
             )
-        seen.append(nxt)
-        nxt = row.definition.get("next_business_process")
+        return row.definition.get("next_business_process")
+
+    loop = chain_loop(key, next_of)
+    if loop:
+        raise Invalid(
+            "This chain of processes would loop: " + " → ".join(loop) + ".",
+            code="process_chain_loop",
+            details={"fields": {"next_business_process": ["Would make a loop."]}},
+        )
 
 
 def _write(

@@ -24,7 +24,7 @@ from relay.documents import lifecycle
 from relay.extensions import db
 from relay.ids import new_id
 from relay.jsonutil import dumps
-from relay.models import OutboxEntry, Result
+from relay.models import OutboxEntry, OutboxState, Result
 from relay.models.webhook import webhook_id
 from relay.online import guard, outbox, send, webhook
 from relay.results import payloads
@@ -78,7 +78,7 @@ def prepare(
     now = utcnow()
     result = db.session.get(Result, (tenant_id, entry.result_id))
     if result is None or result.processed_at is not None:
-        entry.state = "skipped"
+        entry.state = OutboxState.SKIPPED
         entry.leased_until = None
         return None
     endpoint = webhook.find_endpoint(tenant_id)
@@ -138,7 +138,7 @@ def record(
         return "gone"
     entry.attempts += 1
     if attempt.ok:
-        entry.state = "delivered"
+        entry.state = OutboxState.DELIVERED
         entry.delivered_at = now
         if result is not None and result.processed_at is None:
             lifecycle.mark_processed(None, result, "webhook")
@@ -147,7 +147,7 @@ def record(
         return "delivered"
     delay = send.retry_delay(entry.attempts, settings.retry_schedule, attempt.retry_after)
     if delay is None:
-        entry.state = "dead"
+        entry.state = OutboxState.DEAD
         return "dead"
     entry.next_attempt_at = now + timedelta(seconds=delay)
     return "retry"

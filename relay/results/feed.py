@@ -10,15 +10,17 @@ import binascii
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select, tuple_
 
 from relay.directory.auth import Identity
 from relay.documents import lifecycle
-from relay.errors import Invalid, NotFound
+from relay.errors import NotFound
 from relay.extensions import db
 from relay.jsonutil import dumps, loads
 from relay.models import Result
+from relay.paging import Page, bad_cursor, page
 
 
 def encode_cursor(result: Result) -> str:
@@ -32,24 +34,17 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         moment, ident = loads(raw)
         return datetime.fromisoformat(moment), uuid.UUID(ident)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as err:
-        raise Invalid(
-            "The cursor is not one this feed gave out; start again without 'after'.",
-            code="invalid_cursor",
-            details={"fields": {"after": ["Unknown cursor."]}},
-        ) from err
+        raise bad_cursor("feed") from err
 
 
-def feed(tenant_id: int, *, after: str | None, limit: int) -> tuple[list[Result], str | None]:
+def feed(tenant_id: int, *, after: str | None, limit: int) -> Page[Result]:
     """Return a page of unprocessed results and the cursor of the next page (None at the end)."""
     stmt = select(Result).where(Result.tenant_id == tenant_id, Result.processed_at.is_(None))
     if after:
         moment, ident = decode_cursor(after)
         stmt = stmt.where(tuple_(Result.completed_at, Result.id) > tuple_(moment, ident))
     rows = list(db.session.scalars(stmt.order_by(Result.completed_at, Result.id).limit(limit + 1)))
-    if len(rows) > limit:
-        rows = rows[:limit]
-        return rows, encode_cursor(rows[-1])
-    return rows, None
+    return page(rows, limit, encode_cursor)
 
 
 def get(tenant_id: int, result_id: uuid.UUID | None) -> Result:
@@ -60,7 +55,14 @@ def get(tenant_id: int, result_id: uuid.UUID | None) -> Result:
     return result
 
 
-def ack(by: Identity, ids: Sequence[uuid.UUID]) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+class Acked(NamedTuple):
+    """Results newly marked processed, and those that already were."""
+
+    processed: list[uuid.UUID]
+    already_processed: list[uuid.UUID]
+
+
+def ack(by: Identity, ids: Sequence[uuid.UUID]) -> Acked:
     """Mark results processed; return (newly processed, already processed). All or nothing."""
     wanted = list(dict.fromkeys(ids))
     found = {
@@ -89,4 +91,4 @@ def ack(by: Identity, ids: Sequence[uuid.UUID]) -> tuple[list[uuid.UUID], list[u
         else:
             lifecycle.mark_processed(by, result, "ack")
             processed.append(result_id)
-    return processed, already
+    return Acked(processed, already)

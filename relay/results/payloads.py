@@ -33,22 +33,16 @@ def payloads(results: Sequence[Result]) -> list[dict[str, Any]]:
     users = _by_id(
         User, tenant_id, {r.completed_by_user_id for r in results}, User.login, User.name
     )
-    versions: dict[tuple[str, int], schema.Process] = {}
-    out = []
-    for result in results:
-        vkey = (result.business_process, result.business_process_version)
-        if vkey not in versions:
-            versions[vkey] = store.at_version(tenant_id, *vkey)
-        out.append(
-            payload(
-                result,
-                docs[result.document_id],
-                versions[vkey],
-                devices.get(result.completed_by_device_id),
-                users.get(result.completed_by_user_id),
-            )
+    return [
+        payload(
+            result,
+            docs[result.document_id],
+            store.version_of(result),
+            devices.get(result.completed_by_device_id),
+            users.get(result.completed_by_user_id),
         )
-    return out
+        for result in results
+    ]
 
 
 M = TypeVar("M", Document, Device, User)

@@ -9,7 +9,6 @@ routed does not undo the completion: the failure is written on the result (``cha
 the feed and the webhook show it, and into the timeline.
 """
 
-import hashlib
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -21,7 +20,7 @@ from relay.documents import events, push, routing
 from relay.documents.routing import Target
 from relay.errors import RelayError
 from relay.extensions import db
-from relay.jsonutil import canonical
+from relay.jsonutil import digest
 from relay.models import Document, Result
 from relay.processes.schema import Process
 
@@ -125,7 +124,6 @@ def start_next(
                 "header": {**source.header, **header},
                 "lines": declared_from_result(lines, undeclared),
             }
-            digest = hashlib.sha256(canonical(doc).encode()).hexdigest()
             pushed = push.create(
                 by,
                 process,
@@ -133,7 +131,7 @@ def start_next(
                 target=target,
                 next_target=Target(),
                 plan=plan,
-                digest=digest,
+                digest=digest(doc),
                 chained_from_result_id=results[0].id,
                 chained_from=str(source.id),
                 result_id=str(results[0].id),

@@ -8,25 +8,31 @@ Every step locks the instance row, so concurrent joins and submissions lose noth
 """
 
 import uuid
-from collections.abc import Iterable, Sequence
-from typing import Any
-
-from sqlalchemy import select
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from relay.directory.auth import Identity
-from relay.documents import events, lifecycle, lines
+from relay.documents import events, lifecycle, lines, parts
 from relay.errors import Conflict
 from relay.extensions import db
 from relay.ids import hash_token, new_token
-from relay.models import Device, Document, Instance, Part, Result
-from relay.timeutil import iso, utcnow
+from relay.models import Device, Document, Instance, InstanceState, Part, PartState, Result
+from relay.timeutil import utcnow
 from relay.work import finish
 from relay.work.finish import Outcome
 
 PART_TOKEN_PREFIX = "relay_prt"  # noqa: S105 - a prefix, not a secret
 
 
-def join(identity: Identity, instance_id: uuid.UUID) -> tuple[Instance, Part, str]:
+class Joined(NamedTuple):
+    """A joined collective instance, the caller's part and the token that submits it."""
+
+    instance: Instance
+    part: Part
+    claim_token: str
+
+
+def join(identity: Identity, instance_id: uuid.UUID) -> Joined:
     """Join a collective instance (or rejoin: a new token for the caller's open part)."""
     loaded = lifecycle.load(identity, instance_id, for_update=True)
     instance = loaded.instance
@@ -37,7 +43,7 @@ def join(identity: Identity, instance_id: uuid.UUID) -> tuple[Instance, Part, st
         )
     if instance.state not in lifecycle.OPEN_STATES:
         raise lifecycle.refuse_state(loaded)
-    part = lifecycle.open_part(identity, instance)
+    part = parts.open_part(identity, instance)
     if part is None:
         part = Part(
             tenant_id=identity.tenant_id,
@@ -57,8 +63,8 @@ def join(identity: Identity, instance_id: uuid.UUID) -> tuple[Instance, Part, st
         )
     token = new_token(PART_TOKEN_PREFIX)
     part.token_hash = hash_token(token)
-    lifecycle.move(instance, "claimed", loaded.keys, collective=True)
-    return instance, part, token
+    lifecycle.move(instance, InstanceState.CLAIMED, loaded.keys, collective=True)
+    return Joined(instance, part, token)
 
 
 def submit(
@@ -77,23 +83,17 @@ def submit(
     instance = loaded.instance
     if instance.state not in lifecycle.OPEN_STATES:
         raise lifecycle.refuse_state(loaded)
-    part = db.session.scalars(
-        select(Part).where(
-            Part.tenant_id == instance.tenant_id,
-            Part.instance_id == instance.id,
-            Part.token_hash == hash_token(token or ""),
-        )
-    ).first()
-    if part is None or part.state == "dropped" or not _owns(identity, part):
+    part = parts.by_token(instance, token)
+    if part is None or part.state == PartState.DROPPED or not _owns(identity, part):
         raise Conflict(
             "This terminal's part of the document was lost (it left, or the document was "
             "released or rerouted); the submission was not saved. Join again.",
             code="claim_lost",
         )
-    if part.state == "open":
+    if part.state == PartState.OPEN:
         lines.bind(loaded.document.lines, actual)  # refuses unknown line ids now
         part.header, part.lines = header, actual
-        part.state = "submitted"
+        part.state = PartState.SUBMITTED
         part.submitted_at = utcnow()
         events.record(
             identity.tenant_id,
@@ -110,10 +110,10 @@ def submit(
             code="part_submitted",
         )
     if not close:
-        lifecycle.move(instance, "claimed", loaded.keys, collective=True)
+        lifecycle.move(instance, InstanceState.CLAIMED, loaded.keys, collective=True)
         return {
             "id": str(instance.id),
-            "state": "claimed",
+            "state": InstanceState.CLAIMED,
             "part_id": str(part.id),
             "result_id": None,
         }
@@ -131,43 +131,19 @@ def _owns(identity: Identity, part: Part) -> bool:
 def completed_answer(instance: Instance, done: Sequence[Result]) -> dict[str, Any]:
     return {
         "id": str(instance.id),
-        "state": "completed",
+        "state": InstanceState.COMPLETED,
         "result_id": str(done[0].id) if len(done) == 1 else None,
         "result_ids": [str(r.id) for r in done],
-    }
-
-
-def _parts(instance: Instance) -> list[Part]:
-    return list(
-        db.session.scalars(
-            select(Part)
-            .where(
-                Part.tenant_id == instance.tenant_id,
-                Part.instance_id == instance.id,
-                Part.state != "dropped",
-            )
-            .order_by(Part.joined_at, Part.id)
-        )
-    )
-
-
-def describe_part(part: Part) -> dict[str, Any]:
-    return {
-        "part_id": str(part.id),
-        "state": part.state,
-        "joined_at": iso(part.joined_at),
-        "submitted_at": iso(part.submitted_at),
-        **lifecycle.who(part.tenant_id, part.device_id, part.user_id),
     }
 
 
 def close_instance(by: Identity, loaded: lifecycle.Loaded) -> list[Result]:
     """Merge the submitted parts into the result(s) and complete the instance."""
     instance, process = loaded.instance, loaded.process
-    parts = _parts(instance)
-    still_open = [p for p in parts if p.state == "open"]
+    live = parts.live(instance)
+    still_open = [p for p in live if p.state == PartState.OPEN]
     if still_open:
-        described = [describe_part(p) for p in still_open]
+        described = [parts.describe(p) for p in still_open]
         names = ", ".join(d.get("login") or d.get("device_name") or d["part_id"] for d in described)
         raise Conflict(
             f"{len(still_open)} part(s) are still open ({names}): they must be submitted, "
@@ -175,7 +151,7 @@ def close_instance(by: Identity, loaded: lifecycle.Loaded) -> list[Result]:
             code="parts_open",
             details={"parts": described},
         )
-    submitted = [p for p in parts if p.state == "submitted"]
+    submitted = [p for p in live if p.state == PartState.SUBMITTED]
     if not submitted:
         raise Conflict(
             "Nobody has submitted a part yet; there is nothing to close.", code="no_parts"
@@ -221,26 +197,3 @@ def close_document(
             code="not_collective",
         )
     return completed_answer(loaded.instance, close_instance(by, loaded))
-
-
-def parts_of(instance: Instance) -> list[dict[str, Any]]:
-    """The parts of a collective instance, as shown to terminals and accounting."""
-    return [describe_part(p) for p in _parts(instance)]
-
-
-def joined(identity: Identity, instance_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
-    """The instances among these in which the caller has an open part."""
-    ids = list(instance_ids)
-    if not ids:
-        return set()
-    stmt = select(Part.instance_id).where(
-        Part.tenant_id == identity.tenant_id,
-        Part.instance_id.in_(ids),
-        Part.device_id == identity.device_id,
-        Part.state == "open",
-    )
-    if identity.user_id is not None:
-        stmt = stmt.where(Part.user_id == identity.user_id)
-    else:
-        stmt = stmt.where(Part.user_id.is_(None))
-    return set(db.session.scalars(stmt))

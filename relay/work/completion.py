@@ -1,6 +1,5 @@
 """Completing an instance: idempotent per ``submission_id``, for one terminal or a collective."""
 
-import hashlib
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -9,14 +8,14 @@ from relay.directory.auth import Identity
 from relay.documents import lifecycle, lines
 from relay.errors import Invalid
 from relay.extensions import db
-from relay.jsonutil import canonical
-from relay.models import Submission
+from relay.jsonutil import digest
+from relay.models import InstanceState, Submission
 from relay.work import collective
 from relay.work.finish import Outcome, finish
 
 
 def _request_hash(instance_id: uuid.UUID, payload: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical({"instance": str(instance_id), **payload}).encode()).hexdigest()
+    return digest({"instance": str(instance_id), **payload})
 
 
 def complete(
@@ -60,7 +59,7 @@ def complete(
         )
         response = {
             "id": str(loaded.instance.id),
-            "state": "completed",
+            "state": InstanceState.COMPLETED,
             "result_id": str(result.id),
         }
     db.session.add(

@@ -8,7 +8,7 @@ from typing import Any
 from relay.directory.auth import Identity
 from relay.documents import events, lifecycle
 from relay.extensions import db
-from relay.models import Result
+from relay.models import InstanceState, Result
 from relay.online import outbox
 from relay.timeutil import utcnow
 from relay.work import chaining
@@ -66,7 +66,9 @@ def finish(
     instance.completed_at = now
     instance.claim_token_hash = None
     instance.claim_expires_at = None
-    lifecycle.move(instance, "completed", loaded.keys, collective=process.collective_work)
+    lifecycle.move(
+        instance, InstanceState.COMPLETED, loaded.keys, collective=process.collective_work
+    )
     events.record(
         document.tenant_id,
         document.id,

@@ -8,7 +8,6 @@ from relay.api.base import (
     Blueprint,
     PageArgs,
     authenticated,
-    id_cursor,
     identity,
     page_limit,
     path_id,
@@ -25,7 +24,7 @@ from relay.api.fields import Empty
 from relay.db import transaction
 from relay.directory import devices
 from relay.models import Device
-from relay.timeutil import iso
+from relay.paging import id_after
 
 blp = Blueprint(
     "devices",
@@ -41,32 +40,14 @@ admin_blp = Blueprint(
 )
 
 
-def device_out(device: Device) -> dict[str, Any]:
-    return {
-        "id": str(device.id),
-        "pin": device.pin,
-        "name": device.name,
-        "model": device.model,
-        "mode": device.mode,
-        "last_seen_at": iso(device.last_seen_at),
-        "serial": device.serial,
-        "status": device.status,
-        "last_pin": device.last_pin,
-        "created_at": iso(device.created_at),
-        "revoked_at": iso(device.revoked_at),
-    }
-
-
 def _page(args: dict[str, Any], status: str | None) -> dict[str, Any]:
-    limit = page_limit(args["limit"])
-    rows = devices.list_devices(
-        identity().tenant_id, status=status, after=id_cursor(args["after"]), limit=limit
+    found = devices.list_devices(
+        identity().tenant_id,
+        status=status,
+        after=id_after(args["after"]),
+        limit=page_limit(args["limit"]),
     )
-    page = rows[:limit]
-    return {
-        "devices": [device_out(d) for d in page],
-        "next": str(page[-1].id) if len(rows) > limit else None,
-    }
+    return {"devices": found.rows, "next": found.next}
 
 
 @blp.route("")
@@ -93,19 +74,19 @@ class AdminDevicesView(MethodView):
 class AdminDeviceView(MethodView):
     @authenticated("admin")
     @admin_blp.response(200, AdminDeviceOut)
-    def get(self, device_id: str) -> dict[str, Any]:
+    def get(self, device_id: str) -> Device:
         """Read one device."""
-        return device_out(devices.get(identity().tenant_id, path_id(device_id, "device")))
+        return devices.get(identity().tenant_id, path_id(device_id, "device"))
 
     @authenticated("admin")
     @admin_blp.arguments(DevicePatch)
     @admin_blp.response(200, AdminDeviceOut)
-    def patch(self, data: dict[str, Any], device_id: str) -> dict[str, Any]:
+    def patch(self, data: dict[str, Any], device_id: str) -> Device:
         """Rename a device or switch its mode (online / offline)."""
         with transaction():
             device = devices.get(identity().tenant_id, path_id(device_id, "device"))
             devices.update_device(device, name=data.get("name"), mode=data.get("mode"))
-        return device_out(device)
+        return device
 
 
 @admin_blp.route("/<device_id>/revoke")
@@ -113,12 +94,11 @@ class RevokeView(MethodView):
     @authenticated("admin")
     @admin_blp.arguments(Empty)
     @admin_blp.response(200, RevokedOut)
-    def post(self, _data: dict[str, Any], device_id: str) -> dict[str, Any]:
+    def post(self, _data: dict[str, Any], device_id: str) -> devices.Revoked:
         """Revoke a device: its PIN is freed, its token dies; its unfinished work is listed."""
         with transaction():
             device = devices.get(identity().tenant_id, path_id(device_id, "device"))
-            unfinished = devices.revoke(device)
-        return {**device_out(device), "unfinished": unfinished}
+            return devices.revoke(device)
 
 
 @admin_blp.route("/<device_id>/new-pin")
@@ -126,9 +106,9 @@ class NewPinView(MethodView):
     @authenticated("admin")
     @admin_blp.arguments(Empty)
     @admin_blp.response(200, AdminDeviceOut)
-    def post(self, _data: dict[str, Any], device_id: str) -> dict[str, Any]:
+    def post(self, _data: dict[str, Any], device_id: str) -> Device:
         """Give a device a new PIN (the old one stops addressing it)."""
         with transaction():
             device = devices.get(identity().tenant_id, path_id(device_id, "device"))
             devices.new_pin(device)
-        return device_out(device)
+        return device

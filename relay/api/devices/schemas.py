@@ -4,6 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from relay.api.base import PageArgs, Schema
+from relay.api.fields import Timestamp
 
 
 class DeviceOut(Schema):
@@ -15,14 +16,14 @@ class DeviceOut(Schema):
     mode = ma.fields.String(
         metadata={"description": "online: results go by webhook; offline: accounting pulls them"}
     )
-    last_seen_at = ma.fields.String(allow_none=True)
+    last_seen_at = Timestamp(allow_none=True)
 
 
 class AdminDeviceOut(DeviceOut):
     status = ma.fields.String()
     last_pin = ma.fields.String(allow_none=True)
-    created_at = ma.fields.String()
-    revoked_at = ma.fields.String(allow_none=True)
+    created_at = Timestamp()
+    revoked_at = Timestamp(allow_none=True)
 
 
 class DeviceList(Schema):

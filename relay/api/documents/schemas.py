@@ -7,7 +7,9 @@ import marshmallow as ma
 from marshmallow import validate
 
 from relay.api.base import PageArgs, Schema
-from relay.api.fields import DocumentDate, Identifier, OpenLine, Quantity
+from relay.api.fields import DocumentDate, Identifier, OpenLine, Quantity, Timestamp
+from relay.documents.routing import Addressee
+from relay.models.document import INSTANCE_STATES
 
 
 class TargetSchema(Schema):
@@ -102,16 +104,22 @@ class AddresseeOut(Schema):
     login = ma.fields.String()
     name = ma.fields.String(allow_none=True)
 
+    @ma.pre_dump
+    def _describe(self, addressee: Addressee, **_kwargs: Any) -> dict[str, object]:
+        return addressee.describe()
+
 
 class InstanceOut(Schema):
-    id = ma.fields.String()
-    state = ma.fields.String()
+    """Dumps a ``push.Addressed``, or a ``reading.Followed`` with holder, expiry and parts."""
+
+    id = ma.fields.String(attribute="instance.id")
+    state = ma.fields.String(attribute="instance.state")
     addressee = ma.fields.Nested(
         AddresseeOut, allow_none=True, metadata={"description": "The addressee, when there is one."}
     )
     addressees = ma.fields.List(ma.fields.Nested(AddresseeOut))
     holder = ma.fields.Dict(allow_none=True)
-    claim_expires_at = ma.fields.String(allow_none=True)
+    claim_expires_at = Timestamp(allow_none=True)
     parts = ma.fields.List(ma.fields.Dict(), metadata={"description": "Collective work."})
 
 
@@ -122,7 +130,7 @@ class PushedDocumentOut(Schema):
     version = ma.fields.Integer()
     state = ma.fields.String()
     status = ma.fields.String(metadata={"description": "created, unchanged or replaced"})
-    instances = ma.fields.List(ma.fields.Nested(InstanceOut))
+    instances = ma.fields.List(ma.fields.Nested(InstanceOut), attribute="addressed")
 
 
 class PushOut(Schema):
@@ -132,9 +140,7 @@ class PushOut(Schema):
 class DocumentQuery(PageArgs):
     business_process = ma.fields.String(validate=validate.Length(1, 64))
     external_id = ma.fields.String(validate=validate.Length(1, 200))
-    state = ma.fields.String(
-        validate=validate.OneOf(["queued", "claimed", "completed", "processed", "cancelled"])
-    )
+    state = ma.fields.String(validate=validate.OneOf(INSTANCE_STATES))
     device_id = ma.fields.UUID(
         metadata={"description": "Documents addressed to or held by this device."}
     )
@@ -168,8 +174,8 @@ class DocumentSummary(Schema):
     date = ma.fields.String(allow_none=True)
     version = ma.fields.Integer()
     state = ma.fields.String()
-    created_at = ma.fields.String()
-    updated_at = ma.fields.String()
+    created_at = Timestamp()
+    updated_at = Timestamp()
 
 
 class DocumentList(Schema):
@@ -178,7 +184,7 @@ class DocumentList(Schema):
 
 
 class EventOut(Schema):
-    at = ma.fields.String()
+    at = Timestamp()
     kind = ma.fields.String()
     actor = ma.fields.String()
     instance_id = ma.fields.String(allow_none=True)

@@ -9,7 +9,6 @@ from relay.api.base import Blueprint, authenticated, identity
 from relay.api.enrollment.schemas import EnrollmentCodeIn, EnrollmentCodeOut
 from relay.db import transaction
 from relay.directory import devices
-from relay.timeutil import iso
 
 blp = Blueprint(
     "admin_enrollment",
@@ -39,10 +38,4 @@ class EnrollmentCodesView(MethodView):
             )
         base_url = config.get("PUBLIC_URL") or request.host_url.rstrip("/")
         payload = devices.qr_payload(code, base_url)
-        return {
-            "code": code,
-            "expires_at": iso(row.expires_at),
-            "uses_left": row.uses_left,
-            "qr_payload": payload,
-            "qr_svg": devices.qr_svg(payload),
-        }
+        return {"code": code, "row": row, "qr_payload": payload, "qr_svg": devices.qr_svg(payload)}

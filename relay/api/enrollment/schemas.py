@@ -3,6 +3,7 @@
 import marshmallow as ma
 
 from relay.api.base import Schema
+from relay.api.fields import Timestamp
 
 
 class EnrollmentCodeIn(Schema):
@@ -17,9 +18,11 @@ class EnrollmentCodeIn(Schema):
 
 
 class EnrollmentCodeOut(Schema):
+    """Dumps {"code", "row": the EnrollmentCode, "qr_payload", "qr_svg"}."""
+
     code = ma.fields.String(metadata={"description": "Shown once; stored only hashed."})
-    expires_at = ma.fields.String()
-    uses_left = ma.fields.Integer()
+    expires_at = Timestamp(attribute="row.expires_at")
+    uses_left = ma.fields.Integer(attribute="row.uses_left")
     qr_payload = ma.fields.String(
         metadata={
             "description": "What the QR code holds: JSON with the relay's address and the code."

@@ -4,7 +4,7 @@ from typing import Any
 
 from flask.views import MethodView
 
-from relay.api.base import Blueprint, authenticated, id_cursor, identity, page_limit
+from relay.api.base import Blueprint, authenticated, identity, page_limit
 from relay.api.groups.schemas import (
     GroupIn,
     GroupList,
@@ -16,7 +16,7 @@ from relay.api.groups.schemas import (
 from relay.db import transaction
 from relay.directory import users
 from relay.models import Group
-from relay.timeutil import iso
+from relay.paging import id_after
 
 blp = Blueprint(
     "admin_groups",
@@ -32,54 +32,41 @@ picker_blp = Blueprint(
 )
 
 
-def group_out(group: Group) -> dict[str, Any]:
-    return {
-        "id": str(group.id),
-        "name": group.name,
-        "members": [u.login for u in users.members(group)],
-        "created_at": iso(group.created_at),
-    }
-
-
 @blp.route("")
 class GroupsView(MethodView):
     @authenticated("admin")
     @blp.arguments(GroupIn)
     @blp.response(201, GroupOut)
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> Group:
         """Create a group with its members (logins)."""
         with transaction():
-            group = users.create_group(
+            return users.create_group(
                 identity().tenant_id, name=data["name"], member_logins=data["members"]
             )
-        return group_out(group)
 
     @authenticated("admin")
     @blp.arguments(GroupQuery, location="query")
     @blp.response(200, GroupList)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List groups."""
-        limit = page_limit(args["limit"])
-        rows = users.list_groups(identity().tenant_id, after=id_cursor(args["after"]), limit=limit)
-        page = rows[:limit]
-        return {
-            "groups": [group_out(g) for g in page],
-            "next": str(page[-1].id) if len(rows) > limit else None,
-        }
+        found = users.list_groups(
+            identity().tenant_id, after=id_after(args["after"]), limit=page_limit(args["limit"])
+        )
+        return {"groups": found.rows, "next": found.next}
 
 
 @blp.route("/<name>")
 class GroupView(MethodView):
     @authenticated("admin")
     @blp.response(200, GroupOut)
-    def get(self, name: str) -> dict[str, Any]:
+    def get(self, name: str) -> Group:
         """Read a group."""
-        return group_out(users.get_group(identity().tenant_id, name))
+        return users.get_group(identity().tenant_id, name)
 
     @authenticated("admin")
     @blp.arguments(GroupPatch)
     @blp.response(200, GroupOut)
-    def patch(self, data: dict[str, Any], name: str) -> dict[str, Any]:
+    def patch(self, data: dict[str, Any], name: str) -> Group:
         """Rename a group or replace its members."""
         with transaction():
             group = users.get_group(identity().tenant_id, name)
@@ -87,7 +74,7 @@ class GroupView(MethodView):
                 users.rename_group(group, data["name"])
             if "members" in data:
                 users.set_members(group, data["members"])
-        return group_out(group)
+        return group
 
     @authenticated("admin")
     @blp.response(204)
@@ -104,12 +91,7 @@ class PickerView(MethodView):
     @picker_blp.response(200, GroupPickerList)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List groups: name and members' logins (for the push dialog)."""
-        limit = page_limit(args["limit"])
-        rows = users.list_groups(identity().tenant_id, after=id_cursor(args["after"]), limit=limit)
-        page = rows[:limit]
-        return {
-            "groups": [
-                {"name": g.name, "members": [u.login for u in users.members(g)]} for g in page
-            ],
-            "next": str(page[-1].id) if len(rows) > limit else None,
-        }
+        found = users.list_groups(
+            identity().tenant_id, after=id_after(args["after"]), limit=page_limit(args["limit"])
+        )
+        return {"groups": found.rows, "next": found.next}

@@ -4,6 +4,8 @@ import marshmallow as ma
 from marshmallow import validate
 
 from relay.api.base import PageArgs, Schema
+from relay.api.fields import DerivedList, Timestamp
+from relay.directory import users
 
 NAME = validate.Regexp(
     r"^[^\s/][^/]{0,98}[^\s/]$|^[^\s/]$",
@@ -26,8 +28,8 @@ class GroupPatch(Schema):
 class GroupOut(Schema):
     id = ma.fields.String()
     name = ma.fields.String()
-    members = ma.fields.List(ma.fields.String())
-    created_at = ma.fields.String()
+    members = DerivedList(lambda group: [u.login for u in users.members(group)], ma.fields.String())
+    created_at = Timestamp()
 
 
 class GroupList(Schema):
@@ -41,7 +43,11 @@ class GroupQuery(PageArgs):
 
 class GroupPickerOut(Schema):
     name = ma.fields.String()
-    members = ma.fields.List(ma.fields.String(), metadata={"description": "Their logins."})
+    members = DerivedList(
+        lambda group: [u.login for u in users.members(group)],
+        ma.fields.String(),
+        metadata={"description": "Their logins."},
+    )
 
 
 class GroupPickerList(Schema):

@@ -16,8 +16,7 @@ from relay.api.processes.schemas import (
 )
 from relay.db import transaction
 from relay.models import BusinessProcess
-from relay.processes import schema, store
-from relay.timeutil import iso
+from relay.processes import store
 
 blp = Blueprint(
     "admin_processes",
@@ -35,30 +34,7 @@ picker_blp = Blueprint(
     "(accounting key): the push dialog's choices.",
 )
 
-
-def process_out(row: BusinessProcess) -> dict[str, Any]:
-    """A process as GET answers it: the YAML's fields, flat, with version and updated_at."""
-    return {
-        **schema.dump_definition(row.definition),
-        "key": row.key,
-        "version": row.version,
-        "updated_at": iso(row.updated_at),
-    }
-
-
-def picker_out(row: BusinessProcess) -> dict[str, Any]:
-    """What a push dialog needs of a process: whom it may address, and how."""
-    process = schema.Process(key=row.key, version=row.version, definition=row.definition)
-    return {
-        "key": row.key,
-        "name": row.definition["name"],
-        "enabled": process.enabled,
-        "assign_to": process.assign_to,
-        "assignees": {"users": process.fixed_users, "groups": process.fixed_groups},
-        "per_user_copy": process.per_user_copy,
-        "collective_work": process.collective_work,
-        "version": row.version,
-    }
+ETAG = {"ETag": {"description": "The version, as If-Match takes it.", "schema": {"type": "string"}}}
 
 
 def etag(row: BusinessProcess) -> str:
@@ -76,8 +52,21 @@ def _versions(data: dict[str, Any]) -> list[int | None]:
     return sent
 
 
-def _saved(row: BusinessProcess) -> Any:
-    return process_out(row), 200, {"ETag": etag(row)}
+def _definition(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in ("version", "updated_at")}
+
+
+def _save(data: dict[str, Any], key: str, *, partial: bool) -> Any:
+    with transaction():
+        row = store.save(
+            identity().tenant_id,
+            key,
+            _definition(data),
+            partial=partial,
+            expected_versions=_versions(data),
+            updated_at=data.get("updated_at"),
+        )
+    return row, 200, {"ETag": etag(row)}
 
 
 @blp.route("")
@@ -86,23 +75,21 @@ class ProcessesView(MethodView):
     @blp.response(200, ProcessList)
     def get(self) -> dict[str, Any]:
         """List the tenant's business processes at their current versions."""
-        return {
-            "business_processes": [process_out(r) for r in store.list_current(identity().tenant_id)]
-        }
+        return {"business_processes": store.list_current(identity().tenant_id)}
 
 
 @blp.route("/<key>")
 class ProcessView(MethodView):
     @authenticated("admin")
-    @blp.response(200, ProcessOut, headers={"ETag": {"schema": {"type": "string"}}})
+    @blp.response(200, ProcessOut, headers=ETAG)
     def get(self, key: str) -> Any:
         """Read one business process; its ETag is its version."""
         row = store.get(identity().tenant_id, key)
-        return process_out(row), 200, {"ETag": etag(row)}
+        return row, 200, {"ETag": etag(row)}
 
     @authenticated("admin")
     @blp.arguments(ProcessIn)
-    @blp.response(200, ProcessOut, headers={"ETag": {"schema": {"type": "string"}}})
+    @blp.response(200, ProcessOut, headers=ETAG)
     @blp.alt_response(409, description="`version_conflict`: changed since it was read.")
     def put(self, data: dict[str, Any], key: str) -> Any:
         """Replace a business process (or create it): every field, validated; version + 1.
@@ -111,37 +98,15 @@ class ProcessView(MethodView):
         unchanged are fine, a changed `updated_at` is refused, and a `version` (or If-Match
         ETag) other than the current one gets 409 version_conflict.
         """
-        with transaction():
-            row = store.save(
-                identity().tenant_id,
-                key,
-                _definition(data),
-                partial=False,
-                expected_versions=_versions(data),
-                updated_at=data.get("updated_at"),
-            )
-        return _saved(row)
+        return _save(data, key, partial=False)
 
     @authenticated("admin")
     @blp.arguments(ProcessPatch(partial=True))
-    @blp.response(200, ProcessOut, headers={"ETag": {"schema": {"type": "string"}}})
+    @blp.response(200, ProcessOut, headers=ETAG)
     @blp.alt_response(409, description="`version_conflict`: changed since it was read.")
     def patch(self, data: dict[str, Any], key: str) -> Any:
         """Change some fields of a business process; the result is validated; version + 1."""
-        with transaction():
-            row = store.save(
-                identity().tenant_id,
-                key,
-                _definition(data),
-                partial=True,
-                expected_versions=_versions(data),
-                updated_at=data.get("updated_at"),
-            )
-        return _saved(row)
-
-
-def _definition(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if k not in ("version", "updated_at")}
+        return _save(data, key, partial=True)
 
 
 @picker_blp.route("")
@@ -150,6 +115,4 @@ class PickerView(MethodView):
     @picker_blp.response(200, PickerList)
     def get(self) -> dict[str, Any]:
         """The tenant's processes with whom each may address (for the push dialog)."""
-        return {
-            "business_processes": [picker_out(r) for r in store.list_current(identity().tenant_id)]
-        }
+        return {"business_processes": store.list_current(identity().tenant_id)}

@@ -1,10 +1,13 @@
 """Business processes as the API shows them: the YAML's fields as JSON, flat, plus version."""
 
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import validate
 
 from relay.api.base import ExplainsUnknown, Schema
-from relay.processes.schema import KEY_PATTERN, ProcessSchema
+from relay.api.fields import Timestamp
+from relay.processes.schema import KEY_PATTERN, Process, ProcessSchema
 
 VERSION = ma.fields.Integer(
     strict=True,
@@ -20,10 +23,19 @@ UPDATED_AT = ma.fields.String(
 
 
 class ProcessOut(ProcessSchema):
-    """A business process: the fields of its YAML file, with its version."""
+    """A business process: the fields of its YAML file, flat, with its version."""
 
     version = ma.fields.Integer(metadata={"description": "Bumped by every edit."})
-    updated_at = ma.fields.String()
+    updated_at = Timestamp()
+
+    @ma.pre_dump
+    def _flat(self, row: Any, **_kwargs: Any) -> dict[str, Any]:
+        return {
+            **row.definition,
+            "key": row.key,
+            "version": row.version,
+            "updated_at": row.updated_at,
+        }
 
 
 class ProcessList(Schema):
@@ -72,6 +84,20 @@ class PickerOut(Schema):
     per_user_copy = ma.fields.Boolean()
     collective_work = ma.fields.Boolean()
     version = ma.fields.Integer()
+
+    @ma.pre_dump
+    def _choices(self, row: Any, **_kwargs: Any) -> dict[str, Any]:
+        process = Process(key=row.key, version=row.version, definition=row.definition)
+        return {
+            "key": row.key,
+            "name": row.definition["name"],
+            "enabled": process.enabled,
+            "assign_to": process.assign_to,
+            "assignees": {"users": process.fixed_users, "groups": process.fixed_groups},
+            "per_user_copy": process.per_user_copy,
+            "collective_work": process.collective_work,
+            "version": row.version,
+        }
 
 
 class PickerList(Schema):

@@ -25,10 +25,10 @@ class ResultsView(MethodView):
     @blp.response(200, ResultList)
     def get(self, args: dict[str, Any]) -> Response:
         """List results not yet processed, in completion order."""
-        rows, cursor = feed.feed(
+        found = feed.feed(
             identity().tenant_id, after=args["after"], limit=page_limit(args["limit"])
         )
-        return as_built({"results": payloads.payloads(rows), "next": cursor})
+        return as_built({"results": payloads.payloads(found.rows), "next": found.next})
 
 
 @blp.route("/ack")
@@ -36,14 +36,10 @@ class AckView(MethodView):
     @authenticated("accounting")
     @blp.arguments(AckIn)
     @blp.response(200, AckOut)
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> feed.Acked:
         """Mark results processed; acknowledging one twice is harmless."""
         with transaction():
-            processed, already = feed.ack(identity(), data["ids"])
-        return {
-            "processed": [str(i) for i in processed],
-            "already_processed": [str(i) for i in already],
-        }
+            return feed.ack(identity(), data["ids"])
 
 
 @blp.route("/<result_id>")

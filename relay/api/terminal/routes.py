@@ -13,11 +13,11 @@ from relay.api.base import (
     Blueprint,
     as_built,
     authenticated,
-    id_cursor,
     identity,
     page_limit,
     path_id,
 )
+from relay.api.errors import error_body
 from relay.api.fields import Empty
 from relay.api.terminal.schemas import (
     BatchCompletion,
@@ -39,12 +39,12 @@ from relay.api.terminal.schemas import (
 from relay.db import transaction
 from relay.directory import devices, throttle, users
 from relay.directory.auth import Identity
-from relay.documents import inbox, lifecycle, lines
+from relay.documents import inbox, lifecycle, lines, parts
 from relay.errors import Forbidden, Invalid, RelayError, Unauthorized, first_field_error
 from relay.extensions import db
-from relay.models import Document, Instance
+from relay.models import Document, Instance, InstanceState
+from relay.paging import id_after
 from relay.processes import schema, store
-from relay.timeutil import iso, utcnow
 from relay.work import collective, completion
 
 blp = Blueprint(
@@ -55,20 +55,6 @@ blp = Blueprint(
 )
 
 
-class _ProcessCache:
-    """Process versions read once per request, however many documents share them."""
-
-    def __init__(self, tenant_id: int) -> None:
-        self.tenant_id = tenant_id
-        self._cache: dict[tuple[str, int], schema.Process] = {}
-
-    def of(self, document: Document) -> schema.Process:
-        key = (document.business_process, document.business_process_version)
-        if key not in self._cache:
-            self._cache[key] = store.at_version(self.tenant_id, *key)
-        return self._cache[key]
-
-
 def inbox_item(
     who: Identity,
     instance: Instance,
@@ -76,6 +62,11 @@ def inbox_item(
     process: schema.Process,
     joined: set[uuid.UUID],
 ) -> dict[str, Any]:
+    """One document as the inbox lists it (``InboxItem``), built as sent.
+
+    The one place this shape is written: the inbox sends it without a schema dump (a hot
+    path, see ``as_built``), and the one-document view dumps it through ``TerminalDocument``.
+    """
     return {
         "id": str(instance.id),
         "document_id": str(document.id),
@@ -85,7 +76,7 @@ def inbox_item(
         "number": document.number,
         "date": document.date,
         "state": instance.state,
-        "claimed_by_me": instance.state == "claimed"
+        "claimed_by_me": instance.state == InstanceState.CLAIMED
         and (instance.id in joined if process.collective_work else lifecycle.holds(who, instance)),
         "collective": process.collective_work,
         "version": document.version,
@@ -97,7 +88,7 @@ class EnrollView(MethodView):
     @blp.doc(security=[])
     @blp.arguments(EnrollIn)
     @blp.response(201, EnrollOut)
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> devices.Enrolled:
         """Enroll a terminal with an enrollment code: get its device id, PIN and token.
 
         Failed attempts are limited per address (RATELIMIT_ENROLL), but a valid code always
@@ -106,7 +97,7 @@ class EnrollView(MethodView):
         """
         try:
             with transaction():
-                enrolled = devices.enroll(
+                return devices.enroll(
                     data["code"], name=data["name"], model=data["model"], serial=data["serial"]
                 )
         except Unauthorized:
@@ -115,14 +106,6 @@ class EnrollView(MethodView):
             if refused:
                 raise limits.refusal(refused) from None
             raise
-        device = enrolled.device
-        return {
-            "device_id": str(device.id),
-            "pin": device.pin,
-            "token": enrolled.token,
-            "name": device.name,
-            "mode": device.mode,
-        }
 
 
 @blp.route("/sessions")
@@ -130,7 +113,7 @@ class SessionsView(MethodView):
     @authenticated("terminal")
     @blp.arguments(SessionIn)
     @blp.response(201, SessionOut)
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self, data: dict[str, Any]) -> users.Session:
         """Log an operator in on this terminal (with the device token).
 
         Wrong passwords lock the login on this terminal after LOGIN_LOCKOUT_FAILURES, and
@@ -157,11 +140,7 @@ class SessionsView(MethodView):
                 hash_method=config["PASSWORD_HASH_METHOD"],
             )
         throttle.uncount(counter)
-        return {
-            "session_token": session.token,
-            "user": {"login": session.user.login, "name": session.user.name},
-            "expires_at": iso(utcnow() + timedelta(seconds=config["SESSION_TTL_SECONDS"])),
-        }
+        return session
 
 
 @blp.route("/sessions/current")
@@ -191,19 +170,20 @@ class InboxView(MethodView):
         """
         who = identity()
         limit = page_limit(args["limit"])
-        after = id_cursor(args["after"])
+        after = id_after(args["after"])
         audience = inbox.audience(who)
         tag = inbox.etag(audience, after, limit)
         if request.if_none_match.contains(tag):
             return Response(status=304, headers={"ETag": f'"{tag}"'})
-        rows, cursor = inbox.page(who, audience, after, limit)
-        cache = _ProcessCache(who.tenant_id)
-        joined = collective.joined(
-            who, [i.id for i, d in rows if i.state == "claimed" and cache.of(d).collective_work]
+        found = inbox.page(who, audience, after, limit)
+        rows = [(i, d, store.version_of(d)) for i, d in found.rows]
+        joined = parts.joined(
+            who,
+            [i.id for i, _d, p in rows if i.state == InstanceState.CLAIMED and p.collective_work],
         )
         body = {
-            "documents": [inbox_item(who, i, d, cache.of(d), joined) for i, d in rows],
-            "next": str(cursor) if cursor else None,
+            "documents": [inbox_item(who, i, d, p, joined) for i, d, p in rows],
+            "next": found.next,
         }
         return as_built(body), 200, {"ETag": f'"{tag}"'}
 
@@ -221,14 +201,14 @@ class TerminalDocumentView(MethodView):
             process, loaded.document.header, loaded.document.lines
         )
         instance = loaded.instance
-        joined = collective.joined(who, [instance.id]) if process.collective_work else set()
+        joined = parts.joined(who, [instance.id]) if process.collective_work else set()
         out = {
             **inbox_item(who, instance, loaded.document, process, joined),
             "header": header,
             "lines": out_lines,
         }
         if process.collective_work:
-            out["parts"] = collective.parts_of(instance)
+            out["parts"] = parts.parts_of(instance)
         return out
 
 
@@ -237,11 +217,10 @@ class ClaimView(MethodView):
     @authenticated("terminal")
     @blp.arguments(Empty)
     @blp.response(200, ClaimOut)
-    def post(self, _data: dict[str, Any], instance_id: str) -> dict[str, Any]:
+    def post(self, _data: dict[str, Any], instance_id: str) -> lifecycle.Claimed:
         """Take a document; the answer's claim token is needed to complete it."""
         with transaction():
-            instance, token = lifecycle.claim(identity(), path_id(instance_id))
-        return {"id": str(instance.id), "state": instance.state, "claim_token": token}
+            return lifecycle.claim(identity(), path_id(instance_id))
 
 
 @blp.route("/documents/<instance_id>/join")
@@ -249,16 +228,10 @@ class JoinView(MethodView):
     @authenticated("terminal")
     @blp.arguments(Empty)
     @blp.response(200, JoinOut)
-    def post(self, _data: dict[str, Any], instance_id: str) -> dict[str, Any]:
+    def post(self, _data: dict[str, Any], instance_id: str) -> collective.Joined:
         """Join a collective document: the answer's token submits this terminal's part."""
         with transaction():
-            instance, part, token = collective.join(identity(), path_id(instance_id))
-        return {
-            "id": str(instance.id),
-            "state": instance.state,
-            "part_id": str(part.id),
-            "claim_token": token,
-        }
+            return collective.join(identity(), path_id(instance_id))
 
 
 @blp.route("/documents/<instance_id>/release")
@@ -266,11 +239,10 @@ class ReleaseView(MethodView):
     @authenticated("terminal")
     @blp.arguments(Empty)
     @blp.response(200, StateOut)
-    def post(self, _data: dict[str, Any], instance_id: str) -> dict[str, Any]:
+    def post(self, _data: dict[str, Any], instance_id: str) -> Instance:
         """Give a document back to the queue (or dismiss one that was cancelled)."""
         with transaction():
-            instance = lifecycle.release(identity(), path_id(instance_id))
-        return {"id": str(instance.id), "state": instance.state}
+            return lifecycle.release(identity(), path_id(instance_id))
 
 
 @blp.route("/documents/<instance_id>/complete")
@@ -346,5 +318,5 @@ def _complete_one(who: Identity, raw: Any) -> dict[str, Any]:
         return {
             **item,
             "status": err.status,
-            "body": {"error": {"code": err.code, "message": err.message, "details": err.details}},
+            "body": error_body(err.code, err.message, err.details),
         }

@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from relay.api.base import PageArgs, Schema
-from relay.api.fields import Identifier, OpenLine, Quantity
+from relay.api.fields import Identifier, OpenLine, Quantity, Timestamp
 
 
 class EnrollIn(Schema):
@@ -17,11 +17,11 @@ class EnrollIn(Schema):
 
 
 class EnrollOut(Schema):
-    device_id = ma.fields.String()
-    pin = ma.fields.String()
+    device_id = ma.fields.String(attribute="device.id")
+    pin = ma.fields.String(attribute="device.pin")
     token = ma.fields.String(metadata={"description": "The device token: shown once."})
-    name = ma.fields.String()
-    mode = ma.fields.String()
+    name = ma.fields.String(attribute="device.name")
+    mode = ma.fields.String(attribute="device.mode")
 
 
 class SessionIn(Schema):
@@ -35,9 +35,9 @@ class UserBrief(Schema):
 
 
 class SessionOut(Schema):
-    session_token = ma.fields.String()
+    session_token = ma.fields.String(attribute="token")
     user = ma.fields.Nested(UserBrief)
-    expires_at = ma.fields.String()
+    expires_at = Timestamp()
 
 
 class InboxQuery(PageArgs):
@@ -73,8 +73,8 @@ class TerminalDocument(InboxItem):
 
 
 class ClaimOut(Schema):
-    id = ma.fields.String()
-    state = ma.fields.String()
+    id = ma.fields.String(attribute="instance.id")
+    state = ma.fields.String(attribute="instance.state")
     claim_token = ma.fields.String(metadata={"description": "Present it to complete."})
 
 
@@ -119,9 +119,9 @@ class CompleteIn(Schema):
 
 
 class JoinOut(Schema):
-    id = ma.fields.String()
-    state = ma.fields.String()
-    part_id = ma.fields.String()
+    id = ma.fields.String(attribute="instance.id")
+    state = ma.fields.String(attribute="instance.state")
+    part_id = ma.fields.String(attribute="part.id")
     claim_token = ma.fields.String(
         metadata={"description": "The token of the caller's part: present it to submit the part."}
     )

@@ -1,9 +1,12 @@
 """Operators (Appendix A)."""
 
 import marshmallow as ma
+from flask import current_app
 from marshmallow import validate
 
 from relay.api.base import PageArgs, Schema
+from relay.api.fields import DerivedList, DerivedTimestamp, Timestamp
+from relay.directory import throttle, users
 
 LOGIN = validate.Regexp(
     r"^[^\s/][^/]{0,62}[^\s/]$|^[^\s/]$",
@@ -27,9 +30,15 @@ class UserOut(Schema):
     id = ma.fields.String()
     login = ma.fields.String()
     name = ma.fields.String()
-    groups = ma.fields.List(ma.fields.String())
-    created_at = ma.fields.String()
-    locked_until = ma.fields.String(allow_none=True)
+    groups = DerivedList(users.group_names, ma.fields.String())
+    created_at = Timestamp()
+    locked_until = DerivedTimestamp(
+        lambda user: throttle.locked_until(
+            user.tenant_id, user.login, int(current_app.config["LOGIN_LOCKOUT_FAILURES"])
+        ),
+        allow_none=True,
+        metadata={"description": "When the last lockout of this login, on any terminal, ends."},
+    )
 
 
 class UserList(Schema):

@@ -17,11 +17,9 @@ from relay.api.webhook.schemas import (
     WebhookOut,
 )
 from relay.db import transaction
-from relay.errors import Invalid
-from relay.models import Document, OutboxEntry, Result, WebhookEndpoint
 from relay.online import outbox, send, webhook
 from relay.results import delivery
-from relay.timeutil import iso, utcnow
+from relay.timeutil import utcnow
 
 blp = Blueprint(
     "admin_webhook",
@@ -42,44 +40,13 @@ def _settings() -> send.Settings:
     return send.Settings.from_config(current_app.config)
 
 
-def webhook_out(endpoint: WebhookEndpoint, secret: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "url": webhook.shown_url(endpoint.url),
-        "enabled": endpoint.enabled,
-        "disabled_reason": endpoint.disabled_reason,
-        "previous_secret_valid_until": iso(webhook.grace_until(endpoint, utcnow())),
-        "created_at": iso(endpoint.created_at),
-        "updated_at": iso(endpoint.updated_at),
-        "outbox": outbox.counts(endpoint.tenant_id),
-    }
-    if secret is not None:
-        out["secret"] = secret
-    return out
-
-
-def dead_letter_out(entry: OutboxEntry, result: Result, document: Document) -> dict[str, Any]:
-    return {
-        "id": entry.webhook_id,
-        "state": entry.state,
-        "result_id": str(result.id),
-        "document_id": str(document.id),
-        "external_id": document.external_id,
-        "business_process": result.business_process,
-        "attempts": entry.attempts,
-        "last_status": entry.last_status,
-        "last_error": entry.last_error,
-        "last_attempt_at": iso(entry.last_attempt_at),
-        "created_at": iso(entry.created_at),
-    }
-
-
 @blp.route("")
 class WebhookView(MethodView):
     @authenticated("admin")
     @blp.response(200, WebhookOut)
     def get(self) -> dict[str, Any]:
         """Read the webhook settings (the secret is never shown again)."""
-        return webhook_out(webhook.get_endpoint(identity().tenant_id))
+        return {"endpoint": webhook.get_endpoint(identity().tenant_id)}
 
     @authenticated("admin")
     @blp.arguments(WebhookIn)
@@ -94,7 +61,7 @@ class WebhookView(MethodView):
                 allow_private=_settings().allow_private,
                 keys=_settings().keys,
             )
-        return webhook_out(endpoint, secret)
+        return {"endpoint": endpoint, "secret": secret}
 
 
 @blp.route("/rotate-secret")
@@ -108,7 +75,7 @@ class RotateView(MethodView):
             endpoint, secret = webhook.rotate_secret(
                 identity().tenant_id, _settings().rotation_grace, _settings().keys
             )
-        return webhook_out(endpoint, secret)
+        return {"endpoint": endpoint, "secret": secret}
 
 
 @blp.route("/test")
@@ -124,13 +91,7 @@ class PingView(MethodView):
                 identity().tenant_id, identity().tenant_name, utcnow(), _settings()
             )
         attempt = delivery.send_ping(ping, _settings())
-        return {
-            "webhook_id": ping.webhook_id,
-            "delivered": attempt.ok,
-            "status": attempt.status,
-            "error": attempt.error,
-            "seconds": attempt.seconds,
-        }
+        return {"webhook_id": ping.webhook_id, "attempt": attempt}
 
 
 @dead_blp.route("")
@@ -140,22 +101,10 @@ class DeadLettersView(MethodView):
     @dead_blp.response(200, DeadLetterList)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List dead letters, oldest first; their results are still in the results feed."""
-        limit = page_limit(args["limit"])
-        after = None
-        if args["after"] is not None:
-            after = outbox.parse_id(args["after"])
-            if after is None:
-                raise Invalid(
-                    "The cursor is not one this list gave out; start again without 'after'.",
-                    code="invalid_cursor",
-                    details={"fields": {"after": ["Unknown cursor."]}},
-                )
-        rows = outbox.dead_letters(identity().tenant_id, after=after, limit=limit + 1)
-        page = rows[:limit]
-        return {
-            "dead_letters": [dead_letter_out(*row) for row in page],
-            "next": page[-1][0].webhook_id if len(rows) > limit else None,
-        }
+        found = outbox.dead_letters(
+            identity().tenant_id, after=args["after"], limit=page_limit(args["limit"])
+        )
+        return {"dead_letters": found.rows, "next": found.next}
 
 
 @dead_blp.route("/<entry_id>/replay")
@@ -163,12 +112,11 @@ class ReplayView(MethodView):
     @authenticated("admin")
     @dead_blp.arguments(Empty)
     @dead_blp.response(200, DeadLetterOut)
-    def post(self, _data: dict[str, Any], entry_id: str) -> dict[str, Any]:
+    def post(self, _data: dict[str, Any], entry_id: str) -> outbox.DeadLetter:
         """Send a dead letter again from the first attempt, with the same webhook-id."""
         with transaction():
             entry = outbox.replay(outbox.get(identity().tenant_id, entry_id, for_update=True))
-            described = outbox.describe(entry)
-        return dead_letter_out(*described)
+            return outbox.describe(entry)
 
 
 @dead_blp.route("/replay-all")

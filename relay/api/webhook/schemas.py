@@ -4,6 +4,9 @@ import marshmallow as ma
 from marshmallow import validate
 
 from relay.api.base import PageArgs, Schema
+from relay.api.fields import DerivedNested, DerivedString, DerivedTimestamp, Timestamp, WhenSet
+from relay.online import outbox, webhook
+from relay.timeutil import utcnow
 
 
 class WebhookIn(Schema):
@@ -33,55 +36,78 @@ class OutboxCounts(Schema):
 
 
 class WebhookOut(Schema):
-    url = ma.fields.String()
-    enabled = ma.fields.Boolean()
+    """Dumps {"endpoint": WebhookEndpoint, "secret": the new secret or None}."""
+
+    url = DerivedString(
+        lambda out: webhook.shown_url(out["endpoint"].url),
+        metadata={"description": "The URL, with a user name and password in it masked (***)."},
+    )
+    enabled = ma.fields.Boolean(attribute="endpoint.enabled")
     disabled_reason = ma.fields.String(
+        attribute="endpoint.disabled_reason",
         allow_none=True,
         metadata={"description": 'Why the relay disabled the endpoint, e.g. after "410 Gone".'},
     )
-    secret = ma.fields.String(
+    secret = WhenSet(
         metadata={
             "description": "The signing secret (whsec_…). Present only in the answer that set it "
             "(the first PUT) or rotated it: keep it then."
         }
     )
-    previous_secret_valid_until = ma.fields.String(
+    previous_secret_valid_until = DerivedTimestamp(
+        lambda shown: webhook.grace_until(shown["endpoint"], utcnow()),
         allow_none=True,
         metadata={
             "description": "After a rotation, the old secret also signs (a second signature in "
             "webhook-signature) until this time."
         },
     )
-    created_at = ma.fields.String()
-    updated_at = ma.fields.String()
-    outbox = ma.fields.Nested(OutboxCounts)
+    created_at = Timestamp(attribute="endpoint.created_at")
+    updated_at = Timestamp(attribute="endpoint.updated_at")
+    outbox = DerivedNested(lambda shown: outbox.counts(shown["endpoint"].tenant_id), OutboxCounts)
 
 
 class PingOut(Schema):
+    """Dumps {"webhook_id": the ping's webhook-id, "attempt": send.Attempt}."""
+
     webhook_id = ma.fields.String(metadata={"description": "The webhook-id the ping carried."})
-    delivered = ma.fields.Boolean(metadata={"description": "The receiver answered 2xx."})
+    delivered = ma.fields.Boolean(
+        attribute="attempt.ok", metadata={"description": "The receiver answered 2xx."}
+    )
     status = ma.fields.Integer(
-        allow_none=True, metadata={"description": "The receiver's HTTP status, if it answered."}
+        attribute="attempt.status",
+        allow_none=True,
+        metadata={"description": "The receiver's HTTP status, if it answered."},
     )
     error = ma.fields.String(
+        attribute="attempt.error",
         allow_none=True,
         metadata={"description": "Why it failed: time-out, refused connection, the status…"},
     )
-    seconds = ma.fields.Float(metadata={"description": "How long the attempt took."})
+    seconds = ma.fields.Float(
+        attribute="attempt.seconds", metadata={"description": "How long the attempt took."}
+    )
 
 
 class DeadLetterOut(Schema):
-    id = ma.fields.String(metadata={"description": "The webhook-id every attempt carried."})
-    state = ma.fields.String(metadata={"description": "dead, or pending once replayed."})
-    result_id = ma.fields.String()
-    document_id = ma.fields.String()
-    external_id = ma.fields.String()
-    business_process = ma.fields.String()
-    attempts = ma.fields.Integer()
-    last_status = ma.fields.Integer(allow_none=True)
-    last_error = ma.fields.String(allow_none=True)
-    last_attempt_at = ma.fields.String(allow_none=True)
-    created_at = ma.fields.String()
+    """Dumps an ``outbox.DeadLetter``: the entry, its result and the result's document."""
+
+    id = ma.fields.String(
+        attribute="entry.webhook_id",
+        metadata={"description": "The webhook-id every attempt carried."},
+    )
+    state = ma.fields.String(
+        attribute="entry.state", metadata={"description": "dead, or pending once replayed."}
+    )
+    result_id = ma.fields.String(attribute="result.id")
+    document_id = ma.fields.String(attribute="document.id")
+    external_id = ma.fields.String(attribute="document.external_id")
+    business_process = ma.fields.String(attribute="result.business_process")
+    attempts = ma.fields.Integer(attribute="entry.attempts")
+    last_status = ma.fields.Integer(attribute="entry.last_status", allow_none=True)
+    last_error = ma.fields.String(attribute="entry.last_error", allow_none=True)
+    last_attempt_at = Timestamp(attribute="entry.last_attempt_at", allow_none=True)
+    created_at = Timestamp(attribute="entry.created_at")
 
 
 class DeadLetterList(Schema):
