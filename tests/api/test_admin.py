@@ -429,15 +429,15 @@ def test_revoke_frees_the_pin_kills_the_token_and_lists_unfinished_work(
     # It left the accounting side's device list.
     listed = api.get("/api/v1/devices", tenant.accounting_key).json["devices"]
     assert terminal.device_id not in [d["id"] for d in listed]
-    # Revoking again is harmless; a revoked device cannot be changed.
+    # Revoking again is harmless; a revoked device cannot be changed (a state conflict: 409).
     again = api.post(f"{DEVICES}/{terminal.device_id}/revoke", tenant.admin_key)
     assert again.status_code == 200
     assert again.json["status"] == "revoked"
     patch = api.patch(f"{DEVICES}/{terminal.device_id}", tenant.admin_key, {"name": "x"})
-    assert_error(patch, 422, "device_revoked")
+    assert_error(patch, 409, "device_revoked")
     assert_error(
         api.post(f"{DEVICES}/{terminal.device_id}/new-pin", tenant.admin_key),
-        422,
+        409,
         "device_revoked",
     )
 
