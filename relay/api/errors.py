@@ -78,6 +78,9 @@ def handle_http_exception(error: HTTPException) -> Response:
         first = first_field_error(fields)
         if first:
             message = f"The request is not valid: {first.rstrip('.')}."
+        if location == "query" and set(fields) == {"after"}:
+            code = "invalid_cursor"
+            message = "The cursor is not one this list gave out; start again without 'after'."
     if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
         headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
     return error_response(status, code, message, details, headers)

@@ -3,11 +3,12 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from relay.api.base import PageArgs, Schema
+from relay.api.base import PageArgs, Schema, cursor
+from relay.results import feed
 
 
 class ResultQuery(PageArgs):
-    pass
+    after = cursor(feed.CURSOR_PATTERN)
 
 
 class CompletedBy(Schema):

@@ -3,7 +3,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from relay.api.base import PageArgs, Schema
+from relay.api.base import UUID_PATTERN, PageArgs, Schema, cursor
 from relay.api.fields import DerivedNested, DerivedString, DerivedTimestamp, Timestamp, WhenSet
 from relay.online import outbox, webhook
 from relay.timeutil import utcnow
@@ -116,7 +116,7 @@ class DeadLetterList(Schema):
 
 
 class DeadLetterQuery(PageArgs):
-    pass
+    after = cursor(f"^(msg_[0-9a-f]{{32}}|{UUID_PATTERN[1:-1]})$")
 
 
 class ReplayAllOut(Schema):
