@@ -33,3 +33,6 @@ def register_blueprints(api: Api) -> None:
         group_routes.picker_blp,
     ):
         api.register_blueprint(blueprint)
+    from relay.api.docs import complete_spec
+
+    complete_spec(api)

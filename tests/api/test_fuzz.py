@@ -73,3 +73,40 @@ def test_no_input_gives_a_server_error(app: Flask, credentials: dict[str, str]) 
             # An operation with nothing to get wrong (no parameters, no body) has no
             # negative cases.
             continue
+
+
+def test_every_operation_lists_its_error_answers(api: Client) -> None:
+    spec = api.get("/api/v1/openapi.json").json
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            answers = set(operation["responses"])
+            assert "503" in answers, (method, path)
+            if operation.get("security") != []:
+                assert {"401", "403"} <= answers, (method, path)
+            if "{" in path:
+                assert "404" in answers, (method, path)
+            if "requestBody" in operation:
+                assert {"400", "413", "422"} <= answers, (method, path)
+    assert "429" in spec["paths"]["/api/v1/terminal/enroll"]["post"]["responses"]
+    # A body that requires nothing is not marked required.
+    claim = spec["paths"]["/api/v1/terminal/documents/{instance_id}/claim"]["post"]
+    assert claim["requestBody"]["required"] is False
+    assert spec["paths"]["/api/v1/documents"]["post"]["requestBody"]["required"] is True
+
+
+def test_the_webhook_deliveries_are_described(api: Client) -> None:
+    spec = api.get("/api/v1/openapi.json").json
+    callback = spec["paths"]["/api/v1/admin/webhook"]["put"]["callbacks"]["result"]
+    delivery = callback["{$request.body#/url}"]["post"]
+    assert {p["name"] for p in delivery["parameters"]} == {
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
+    event = delivery["requestBody"]["content"]["application/json"]["schema"]
+    assert event["properties"]["type"]["enum"] == ["result.completed", "ping"]
+    assert {"$ref": "#/components/schemas/ResultOut"} in event["properties"]["data"]["oneOf"]
+    result = spec["components"]["schemas"]["ResultOut"]["properties"]
+    assert "chain" in result
