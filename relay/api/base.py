@@ -134,6 +134,9 @@ def _explain_unknown(messages: Any) -> Any:
     return messages
 
 
+# White space spelled out, for patterns that must mean the same in Python and in the ECMA
+# regular expressions of the OpenAPI document (their \s differ: U+0085 is space only here).
+SPACE = r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 

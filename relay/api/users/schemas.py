@@ -4,12 +4,12 @@ import marshmallow as ma
 from flask import current_app
 from marshmallow import validate
 
-from relay.api.base import PageArgs, Schema
+from relay.api.base import SPACE, PageArgs, Schema
 from relay.api.fields import DerivedList, DerivedTimestamp, Timestamp
 from relay.directory import throttle, users
 
 LOGIN = validate.Regexp(
-    r"^[^\s/][^/]{0,62}[^\s/]$|^[^\s/]$",
+    rf"^[^{SPACE}/][^/]{{0,62}}[^{SPACE}/]$|^[^{SPACE}/]$",
     error="1 to 64 characters, no '/' and no spaces at the ends.",
 )
 PASSWORD = validate.Length(4, 200, error="A password is 4 to 200 characters.")
