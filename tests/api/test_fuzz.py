@@ -183,3 +183,23 @@ def test_the_webhook_deliveries_are_described(api: Client) -> None:
     assert {"$ref": "#/components/schemas/ResultOut"} in event["properties"]["data"]["oneOf"]
     result = spec["components"]["schemas"]["ResultOut"]["properties"]
     assert "chain" in result
+
+
+def test_appendix_a_payloads_are_the_examples(api: Client) -> None:
+    paths = api.get("/api/v1/openapi.json").json["paths"]
+    push = paths["/api/v1/documents"]["post"]
+    example = push["requestBody"]["content"]["application/json"]["example"]
+    assert example["target"] == {"pin": "5546"}
+    assert example["documents"][0]["lines"][0]["declared_qty"] == 10
+    created = push["responses"]["201"]["content"]["application/json"]["example"]
+    assert created["documents"][0]["status"] == "created"
+    feed = paths["/api/v1/results"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert feed["example"]["results"][0]["lines"][0]["actual_qty"] == 9
+    for path, method in (
+        ("/api/v1/results/ack", "post"),
+        ("/api/v1/terminal/enroll", "post"),
+        ("/api/v1/terminal/sessions", "post"),
+        ("/api/v1/terminal/documents/{instance_id}/complete", "post"),
+        ("/api/v1/admin/enrollment-codes", "post"),
+    ):
+        assert "example" in paths[path][method]["requestBody"]["content"]["application/json"]
