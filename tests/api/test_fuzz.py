@@ -70,20 +70,16 @@ RULES = frozenset(
 
 # Operations whose schema does not yet say every bound the server enforces, so schema-valid
 # data can still be refused: free-form headers and extra line fields take any JSON while the
-# server takes scalars and decimals of 12.6 digits; a target is one kind, a process's fields
-# must agree, a group's members must exist, a webhook URL must resolve to a public address.
-# Every other check runs on them too.
+# server takes scalars and decimals of 12.6 digits; a target is one kind; a process's fields
+# must agree with each other. Every other check runs on them too.
 POSITIVE_MISMATCHES = frozenset(
     {
-        "POST /api/v1/admin/groups",
-        "PATCH /api/v1/admin/groups/{name}",
         "POST /api/v1/documents",
         "POST /api/v1/documents/{document_id}/reroute",
         "POST /api/v1/terminal/completions",
         "POST /api/v1/terminal/documents/{instance_id}/complete",
         "PUT /api/v1/admin/business-processes/{key}",
         "PATCH /api/v1/admin/business-processes/{key}",
-        "PUT /api/v1/admin/webhook",
     }
 )
 
