@@ -10,7 +10,8 @@ PYTEST_ARGS ?=
 PYTEST_XDIST ?= -n 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-bench run worker test test-sqlite test-postgres test-fault lint format migrate migration bench bench-scale bench-profile demo clean
+.PHONY: help install translations install-browser bench-console bench-catalog install-bench run worker test test-sqlite test-postgres test-fault lint format migrate migration bench bench-scale bench-profile demo clean
+
 
 help: ## Show this list
 	@grep -hE '^[a-z][a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -21,7 +22,16 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install the relay with its test tools
+install: $(STAMP) translations ## Create .venv and install the relay with its test tools
+
+translations: $(STAMP) ## Compile every message catalog (relay/translations/*/LC_MESSAGES/*.po, all domains)
+	@for po in relay/translations/*/LC_MESSAGES/*.po; do \
+		$(BIN)/pybabel compile --use-fuzzy -i "$$po" -o "$${po%.po}.mo" || exit 1; \
+	done
+
+install-browser: ## Debian's Chromium for the browser tests (Playwright launches it by path)
+	@test -x /usr/bin/chromium || { echo "Chromium is not installed: installing Debian's package"; \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y chromium; }
 
 run: install ## Serve the relay on SQLite at http://127.0.0.1:8000 (RELAY_* variables apply)
 	$(BIN)/relay db upgrade
@@ -46,7 +56,7 @@ format: install ## Format the code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint test-sqlite test-postgres ## Lint, then the whole suite on SQLite and on PostgreSQL, with coverage
+test: install-browser lint test-sqlite test-postgres ## Lint, then the whole suite on SQLite and on PostgreSQL, with coverage
 	$(BIN)/coverage report
 
 test-sqlite: install ## The suite on SQLite
@@ -75,6 +85,11 @@ bench: install-bench ## Hot-path requests and the full cycle, relay vs bare stac
 
 bench-scale: install-bench ## Inbox, claim and push latency with 10^3..10^6 queued documents, and EXPLAIN
 	$(BIN)/python -m bench.scale $(BENCH_ARGS)
+
+bench-catalog: install ## Catalogs: 10^6 products loaded in packets, deltas at 10^4 vs 10^6, barcode p99
+	$(BIN)/python -m bench.catalog $(BENCH_ARGS)
+bench-console: install-bench ## The admin console's overview and document list at 10^4..10^6 queued documents
+	$(BIN)/python -m bench.console $(BENCH_ARGS)
 
 bench-profile: install-bench ## Profile the hot-path requests with pyinstrument (bench/out/profile)
 	$(BIN)/python -m bench.profile $(BENCH_ARGS)

@@ -680,10 +680,9 @@ def load(
 
 
 def _check_hash(document: Row) -> None:
-    """The hash built from encoded parts equals ``relay.documents.content_hash``."""
-    from relay.routing import Target
-
-    from relay.documents import content_hash as relay_hash
+    """The hash built from encoded parts equals ``relay.documents.push.content_hash``."""
+    from relay.documents.push import content_hash as relay_hash
+    from relay.documents.routing import Target
 
     cols = COLUMNS["documents"]
     row = dict(zip(cols, document, strict=True))
@@ -696,7 +695,7 @@ def _check_hash(document: Row) -> None:
     }
     target = Target.from_dict(loads(row["target"]))
     if relay_hash(doc, target, Target()) != row["content_hash"]:
-        raise AssertionError("the bulk content hash differs from relay.documents.content_hash")
+        raise AssertionError("the bulk content hash differs from relay.documents.push.content_hash")
 
 
 # -- comparing with what the relay wrote -------------------------------------------------------

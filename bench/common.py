@@ -38,9 +38,10 @@ OUT = ROOT / "bench" / "out"
 WORK = OUT / "run"
 WRK_SCRIPT = ROOT / "bench" / "wrk" / "replay.lua"
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
-# Databases of our own: never `test`, which the suite and CI use.
-PG_RELAY_DB = "relay_bench"
-PG_BARE_DB = "relay_bench_bare"
+# Databases of our own: never `test`, which the suite and CI use. RELAY_BENCH_PG_DB names
+# another, so benches run side by side on one server do not drop each other's database.
+PG_RELAY_DB = os.environ.get("RELAY_BENCH_PG_DB") or "relay_bench"
+PG_BARE_DB = f"{PG_RELAY_DB}_bare"
 WORKERS = 2
 LINES = 20
 PROCESS = "purchase-receipt"

@@ -14,7 +14,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from relay import db as database
-from relay import jsonutil
+from relay import i18n, jsonutil, web
 from relay.errors import BadRequest
 from relay.extensions import db, migrate
 
@@ -44,6 +44,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     errors.register(app)
     register_blueprints(api)
+    i18n.init_app(app)
+    web.init_app(app)
     _register_docs_assets(app)
 
     @app.before_request

@@ -10,9 +10,10 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup
 
+from relay.api.enrollment.schemas import EnrollmentCodeOut
 from relay.app import create_app, load_config
 from relay.db import transaction
-from relay.directory import devices, tenants
+from relay.directory import console, devices, tenants
 from relay.errors import RelayError
 from relay.processes import files, store
 from relay.timeutil import iso
@@ -134,16 +135,9 @@ def enrollment_create(
         return
     payload = devices.qr_payload(code, current_app.config.get("PUBLIC_URL"))
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "code": code,
-                    "expires_at": iso(row.expires_at),
-                    "uses_left": row.uses_left,
-                    "qr_payload": payload,
-                }
-            )
-        )
+        # The API's answer, less the SVG (a terminal scans the QR code from the admin's screen).
+        shown = EnrollmentCodeOut(exclude=("qr_svg",))
+        click.echo(json.dumps(shown.dump({"code": code, "row": row, "qr_payload": payload})))
         return
     click.echo(f"code:       {code}")
     click.echo(f"expires at: {iso(row.expires_at)}")
@@ -275,3 +269,37 @@ def webhook_reseal() -> None:
         click.echo(f"error: {err}", err=True)
         sys.exit(1)
     click.echo(f"Resealed the webhook secrets of {count} tenant(s) under the current key.")
+
+
+@cli.group()
+def admin() -> None:
+    """Admin-console accounts."""
+
+
+@admin.command("create")
+@click.option("--tenant", "tenant_name", required=True, help="Tenant name.")
+@click.option("--name", default="", help="The person's name, shown in the console.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (scripts)."
+)
+@click.argument("login")
+def admin_create(tenant_name: str, name: str, password_stdin: bool, login: str) -> None:
+    """Create a console account; open /admin/ and sign in with it."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with transaction():
+            account = console.create_account(
+                tenants.by_name(tenant_name).id,
+                login=login,
+                name=name,
+                password=password,
+                hash_method=current_app.config["PASSWORD_HASH_METHOD"],
+            )
+    except RelayError as err:
+        _fail(err)
+        return
+    click.echo(f"console account {account.login!r} created for tenant {tenant_name!r}")
+    click.echo("Open /admin/ on the relay and sign in with it.")

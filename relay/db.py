@@ -16,8 +16,9 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from flask_sqlalchemy.session import Session
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import scoped_session
 
 from relay import jsonutil
@@ -106,3 +107,13 @@ def transaction() -> Iterator[scoped_session[Session]]:
     except BaseException:
         session.rollback()
         raise
+
+
+def reachable() -> bool:
+    """Whether the database answers a ``SELECT 1`` (a failed attempt is rolled back)."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return False
+    return True

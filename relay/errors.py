@@ -88,3 +88,10 @@ def first_field_error(messages: Any, path: str = "") -> str | None:
             return f"field '{path}': {messages[0]}"
         return first_field_error(messages[0], path)
     return None
+
+
+class Gone(RelayError):
+    """What the client holds cannot be brought up to date: it must start again."""
+
+    status = 410
+    code = "gone"

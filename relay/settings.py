@@ -73,3 +73,37 @@ PROXY_HOPS = 0
 # `relay serve`: where gunicorn listens and how many sync workers (0 = one per core).
 BIND = "127.0.0.1:8000"
 WORKERS = 0
+
+# Catalogs (reference data for terminals).
+# Items per packet of an upload, and per merge or delete call.
+CATALOG_PACKET_MAX_ITEMS = 5000
+CATALOG_UPLOAD_MAX_PACKETS = 1000
+# One item as JSON, in bytes.
+CATALOG_ITEM_MAX_BYTES = 16 * 1024
+# An upload not committed within this time expires (the worker drops it).
+CATALOG_UPLOAD_TTL_SECONDS = 24 * 3600
+# A mirror deleting more than this share of the catalog, or more than this many items, needs
+# "confirm_deletions": true.
+CATALOG_MIRROR_CONFIRM_FRACTION = 0.1
+CATALOG_MIRROR_CONFIRM_COUNT = 100
+# Tombstones of deleted items are purged after this age; a terminal that last synced before
+# the purge reloads the catalog in full.
+CATALOG_TOMBSTONE_TTL_SECONDS = 30 * 24 * 3600
+# How often `relay worker` purges tombstones and expired uploads.
+CATALOG_MAINTENANCE_SECONDS = 60
+# Items per page of a terminal's delta.
+CATALOG_PAGE_SIZE_DEFAULT = 1000
+CATALOG_PAGE_SIZE_MAX = 5000
+# The address terminals use to reach this relay, e.g. https://relay.example.com or
+# http://192.168.1.10:8000: enrollment QR codes carry it. Empty: the address the admin used.
+PUBLIC_URL = ""
+
+# Admin console (/admin/): a session ends after this many idle minutes; failed sign-ins per
+# client address (successes are never counted); the account lockout reuses LOGIN_LOCKOUT_*.
+CONSOLE_IDLE_MINUTES = 30
+RATELIMIT_CONSOLE_SIGN_IN = "20 per 10 minutes"
+# Devices count as "seen recently" on the console's overview for this many minutes.
+CONSOLE_SEEN_MINUTES = 5
+# The overview counts documents up to this many per state ("10000+" above it), so it reads a
+# bounded number of index entries however long the queue is.
+CONSOLE_COUNT_CAP = 10_000

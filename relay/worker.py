@@ -1,8 +1,10 @@
 """`relay worker`: the delivery and maintenance loop.
 
 Each pass returns claims past their process's claim limit to the queue, then delivers a batch
-of due webhooks; an idle worker sleeps WORKER_POLL_SECONDS between passes. SIGTERM or SIGINT
-lets the delivery in hand finish, gives the rest of the batch back, and exits 0.
+of due webhooks (and, every CATALOG_MAINTENANCE_SECONDS, purges old catalog tombstones and
+drops expired catalog uploads); an idle worker sleeps WORKER_POLL_SECONDS between passes.
+SIGTERM or SIGINT lets the delivery in hand finish, gives the rest of the batch back, and
+exits 0.
 
 Any number of workers may share a PostgreSQL database (row leases taken with
 ``FOR UPDATE SKIP LOCKED``); on SQLite one worker is enough (more are safe, but the database
@@ -20,6 +22,8 @@ import requests
 from flask import Flask
 from sqlalchemy.exc import DBAPIError
 
+from relay.catalogs import maintenance as catalog_maintenance
+from relay.catalogs.config import Settings as CatalogSettings
 from relay.db import transaction
 from relay.documents import lifecycle
 from relay.extensions import db
@@ -46,6 +50,9 @@ class Worker:
         self.settings = send.Settings.from_config(app.config)
         self.batch_size = int(app.config["WORKER_BATCH_SIZE"])
         self.poll_seconds = float(app.config["WORKER_POLL_SECONDS"])
+        self.catalogs = CatalogSettings.from_config(app.config)
+        self.catalog_interval = float(app.config["CATALOG_MAINTENANCE_SECONDS"])
+        self.catalogs_due = 0.0
         self.stopping = False
 
     def stop(self, signum: int = signal.SIGTERM, _frame: FrameType | None = None) -> None:
@@ -93,6 +100,9 @@ class Worker:
             n = lifecycle.expire_claims(utcnow())
         if n:
             log.info("worker %s: %d claims past their limit went back to the queue", self.id, n)
+        if time.monotonic() >= self.catalogs_due:
+            self.catalogs_due = time.monotonic() + self.catalog_interval
+            self.maintain_catalogs()
         return delivery.deliver_batch(
             session,
             self.id,
@@ -100,6 +110,19 @@ class Worker:
             limit=self.batch_size,
             should_stop=lambda: self.stopping,
         )
+
+    def maintain_catalogs(self) -> None:
+        """Purge catalog tombstones past their age and drop expired uploads."""
+        now = utcnow()
+        purged = catalog_maintenance.purge_tombstones(now - self.catalogs.tombstone_ttl, now)
+        dropped = catalog_maintenance.drop_expired_uploads(now)
+        if purged or dropped:
+            log.info(
+                "worker %s: %d catalog tombstones purged, %d expired uploads dropped",
+                self.id,
+                purged,
+                dropped,
+            )
 
     def sleep(self, seconds: float) -> None:
         """Sleep in short steps, so a stop request is seen promptly."""

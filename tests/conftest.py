@@ -21,7 +21,31 @@ from relay.models import Base
 from tests.helpers import Client, TenantKeys, new_tenant
 from tests.receiver import Receiver
 
-PG_URL = os.environ.get("RELAY_TEST_DATABASE_URL", "")
+
+def worker_database(url: str) -> str:
+    """Give each pytest-xdist worker a PostgreSQL database of its own, made on first use.
+
+    Every test empties the tables and a session starts by dropping the schema, so two workers on
+    one database would wipe each other's rows: worker ``gw0`` of ``…/test`` uses ``…/test_gw0``.
+    The variable is rewritten too, so subprocesses and helpers that read it agree.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url.startswith("postgresql") or not worker:
+        return url
+    base, _, name = url.rpartition("/")
+    own = f"{name}_{worker}"
+    if not name.endswith(f"_{worker}"):
+        import psycopg
+
+        with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as c:
+            if c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (own,)).fetchone() is None:
+                c.execute(f'CREATE DATABASE "{own}"')
+        url = f"{base}/{own}"
+    os.environ["RELAY_TEST_DATABASE_URL"] = url
+    return url
+
+
+PG_URL = worker_database(os.environ.get("RELAY_TEST_DATABASE_URL", ""))
 ON_POSTGRES = PG_URL.startswith("postgresql")
 
 TEST_CONFIG: dict[str, Any] = {

@@ -1,16 +1,23 @@
 """Test helpers: an API client with tokens, and builders for tenants, devices, users."""
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from relay import create_app
 from relay.db import transaction
 from relay.directory import tenants
+from relay.extensions import db
+from tests.factories import doc as doc
+from tests.factories import stock_lines as stock_lines
 
 
 @dataclass
@@ -215,66 +222,7 @@ class Client:
         return response.json.get("secret")
 
 
-def doc(
-    external_id: str = "ЗаказПоставщику-0000-000123",
-    lines: list[dict[str, Any]] | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """A supplier order as 1C pushes it (Appendix A)."""
-    return {
-        "external_id": external_id,
-        "number": external_id.rsplit("-", 1)[-1],
-        "date": "2026-11-20",
-        "header": {"warehouse": "Основной склад", "counterparty": "ООО Ромашка"},
-        "lines": lines
-        if lines is not None
-        else [
-            {
-                "line_id": "1",
-                "product_id": "p-001",
-                "name": "Молоко 1 л",
-                "barcode": "4601234567890",
-                "unit": "шт",
-                "declared_qty": 10,
-            },
-            {
-                "line_id": "2",
-                "product_id": "p-002",
-                "name": "Кефир 0,5 л",
-                "barcode": "4601234567891",
-                "unit": "шт",
-                "declared_qty": 5,
-            },
-        ],
-        **extra,
-    }
-
-
 # -- builders for collective work, chaining, rerouting (appended) ------------------------------
-
-
-def stock_lines() -> list[dict[str, Any]]:
-    """Declared lines of a stock count: book quantities, which terminals do not see."""
-    return [
-        {
-            "line_id": "1",
-            "product_id": "p-001",
-            "name": "Молоко 1 л",
-            "barcode": "4601234567890",
-            "unit": "шт",
-            "cell": "A-01",
-            "declared_qty": 10,
-        },
-        {
-            "line_id": "2",
-            "product_id": "p-002",
-            "name": "Кефир 0,5 л",
-            "barcode": "4601234567891",
-            "unit": "шт",
-            "cell": "A-02",
-            "declared_qty": 6,
-        },
-    ]
 
 
 def operator(api: Client, tenant: TenantKeys, login: str) -> Terminal:
@@ -353,3 +301,28 @@ def list_documents(api: Client, tenant: TenantKeys, **params: Any) -> list[dict[
         if not response.json["next"]:
             return found
         query["after"] = response.json["next"]
+
+
+# -- a fresh app of its own (unit tests of the app factory and the engine) --------------------
+
+
+@contextmanager
+def built(tmp_path: Path, **overrides: Any) -> Iterator[Flask]:
+    """A fresh app with its own instance folder; its engine is closed afterwards."""
+    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path), **overrides})
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+class AnyText:
+    """Equal to any non-empty string (the wording of a message is not the contract)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and bool(other)
+
+    def __hash__(self) -> int:
+        return 0

@@ -5,6 +5,7 @@ from relay.api.base import Api
 
 def register_blueprints(api: Api) -> None:
     from relay.api import health
+    from relay.api.catalogs import routes as catalog_routes
     from relay.api.devices import routes as device_routes
     from relay.api.documents import routes as document_routes
     from relay.api.enrollment import routes as enrollment_routes
@@ -31,6 +32,8 @@ def register_blueprints(api: Api) -> None:
         process_routes.picker_blp,
         user_routes.picker_blp,
         group_routes.picker_blp,
+        catalog_routes.blp,
+        catalog_routes.terminal_blp,
     ):
         api.register_blueprint(blueprint)
     from relay.api.docs import complete_spec

@@ -5,6 +5,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, Response, current_app, jsonify, request
+from flask_babel import get_locale, gettext, lazy_gettext
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -42,27 +43,70 @@ def error_response(
     return response
 
 
-_HTTP_CODES = {
-    400: ("bad_request", "The request is malformed."),
-    401: ("unauthorized", "Credentials are missing or wrong."),
-    403: ("forbidden", "This credential may not do that."),
-    404: ("not_found", "There is nothing at {method} {path}; see /api/v1/docs for the API."),
-    405: ("method_not_allowed", "{path} does not take {method}; see /api/v1/docs."),
+_HTTP_CODES: dict[int, tuple[str, Any]] = {
+    400: ("bad_request", lazy_gettext("The request is malformed.")),
+    401: ("unauthorized", lazy_gettext("Credentials are missing or wrong.")),
+    403: ("forbidden", lazy_gettext("This credential may not do that.")),
+    404: (
+        "not_found",
+        lazy_gettext("There is nothing at {method} {path}; see /api/v1/docs for the API."),
+    ),
+    405: ("method_not_allowed", lazy_gettext("{path} does not take {method}; see /api/v1/docs.")),
     413: (
         "body_too_large",
-        "The request body is over the limit of {limit} bytes; send fewer "
-        "documents or lines per request.",
+        lazy_gettext(
+            "The request body is over the limit of {limit} bytes; send fewer "
+            "documents or lines per request."
+        ),
     ),
-    415: ("unsupported_media_type", "Send the body as JSON."),
-    422: ("validation_failed", "The request is not valid."),
+    415: ("unsupported_media_type", lazy_gettext("Send the body as JSON.")),
+    422: ("validation_failed", lazy_gettext("The request is not valid.")),
+    429: ("rate_limited", lazy_gettext("Too many attempts; wait and try again.")),
 }
+
+# Domain messages that carry a value, rebuilt from the error's details in the request's
+# language: (the details they need, the sentence). The English sentence is the domain's own.
+_WITH_VALUES: dict[str, tuple[tuple[str, ...], Any]] = {
+    "device_not_found": (
+        ("pin",),
+        lazy_gettext("Device not found by PIN %(pin)s. Documents were not uploaded."),
+    ),
+}
+
+# The domain's fixed sentences, listed here so the catalog has them (pybabel extracts these):
+# an error whose message is one of them is sent in the request's language.
+DOMAIN_SENTENCES = (
+    lazy_gettext("No credentials: send the key or token as 'Authorization: Bearer <token>'."),
+    lazy_gettext(
+        "The token is not valid: it is mistyped, revoked or expired. Ask an admin for a new one."
+    ),
+    lazy_gettext("The login or the password is wrong."),
+    lazy_gettext("The tenant, login or password is wrong."),
+    lazy_gettext("The document is not claimed; there is nothing to release."),
+    lazy_gettext("The document is already completed; there is nothing left to cancel."),
+    lazy_gettext("There is nothing open to change: the document is completed or cancelled."),
+    lazy_gettext("A revoked device cannot be changed."),
+    lazy_gettext("A revoked device has no PIN to re-issue."),
+    lazy_gettext("An enrollment code can be used 1 to 1000 times."),
+    lazy_gettext("An enrollment code lives between one minute and 30 days."),
+)
+
+
+def localized(error: RelayError) -> str:
+    """The error's message in the request's language (English when the catalog lacks it)."""
+    if str(get_locale() or "en") == "en":
+        return error.message
+    needs, sentence = _WITH_VALUES.get(error.code, ((), None))
+    if sentence is not None and all(name in error.details for name in needs):
+        return str(sentence) % {n: error.details[n] for n in needs}
+    return gettext(error.message)
 
 
 def handle_http_exception(error: HTTPException) -> Response:
     """werkzeug's HTTP errors (including webargs' 422) in our shape."""
     status = error.code or 500
     code, template = _HTTP_CODES.get(status, ("error", error.description or "Error."))
-    message = template.format(
+    message = str(template).format(
         method=request.method,
         path=request.path,
         limit=current_app.config.get("MAX_CONTENT_LENGTH"),
@@ -77,17 +121,19 @@ def handle_http_exception(error: HTTPException) -> Response:
         details = {"location": location, "fields": fields}
         first = first_field_error(fields)
         if first:
-            message = f"The request is not valid: {first.rstrip('.')}."
+            message = gettext("The request is not valid: %(reason)s.", reason=first.rstrip("."))
         if location == "query" and set(fields) == {"after"}:
             code = "invalid_cursor"
-            message = "The cursor is not one this list gave out; start again without 'after'."
+            message = gettext(
+                "The cursor is not one this list gave out; start again without 'after'."
+            )
     if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
         headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
     return error_response(status, code, message, details, headers)
 
 
 def handle_relay_error(error: RelayError) -> Response:
-    return error_response(error.status, error.code, error.message, error.details, error.headers)
+    return error_response(error.status, error.code, localized(error), error.details, error.headers)
 
 
 def handle_integrity_error(error: IntegrityError) -> Response:

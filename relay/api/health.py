@@ -3,11 +3,10 @@
 from typing import Any
 
 from flask.views import MethodView
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from relay.api.base import Blueprint
 from relay.api.errors import error_response
+from relay.db import reachable
 from relay.extensions import db
 
 blp = Blueprint("health", __name__, description="Is the relay up, and can it reach its database?")
@@ -29,10 +28,7 @@ class Readyz(MethodView):
     @blp.alt_response(503, description="The database cannot be reached.")
     def get(self) -> Any:
         """The database answers."""
-        try:
-            db.session.execute(text("SELECT 1"))
-        except SQLAlchemyError:
-            db.session.rollback()
+        if not reachable():
             return error_response(
                 503, "database_unavailable", "The relay cannot reach its database."
             )

@@ -32,7 +32,15 @@ from relay.client.errors import (
     ValidationFailed,
 )
 from relay.client.http import NO_RETRY, RetryPolicy
-from relay.client.store import CompletionStore, Delivery, StoreAndForward, SyncReport
+from relay.client.store import (
+    CatalogStore,
+    CatalogSynced,
+    CompletionStore,
+    Delivery,
+    StoreAndForward,
+    SyncReport,
+    sync_catalogs,
+)
 from relay.client.terminal import (
     BatchOutcome,
     Completion,
@@ -53,6 +61,8 @@ __all__ = [
     "ApiError",
     "BadRequest",
     "BatchOutcome",
+    "CatalogStore",
+    "CatalogSynced",
     "Completion",
     "CompletionStore",
     "Conflict",
@@ -73,4 +83,5 @@ __all__ = [
     "Unauthorized",
     "ValidationFailed",
     "new_submission_id",
+    "sync_catalogs",
 ]

@@ -15,7 +15,7 @@ leaves the queue only when that answer is final:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -317,3 +317,205 @@ class StoreAndForward:
             else:
                 self.store.note_failure([completion.submission_id], str(error))
                 report.kept.append((completion, str(error)))
+
+
+# -- catalogs ------------------------------------------------------------------------------------
+
+_CATALOG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS catalogs (
+    name TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    synced_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS catalog_items (
+    catalog TEXT NOT NULL,
+    id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (catalog, id)
+);
+CREATE TABLE IF NOT EXISTS catalog_barcodes (
+    barcode TEXT NOT NULL,
+    catalog TEXT NOT NULL,
+    id TEXT NOT NULL,
+    unit TEXT,
+    factor TEXT,
+    PRIMARY KEY (barcode, catalog, id)
+);
+CREATE INDEX IF NOT EXISTS catalog_barcodes_item ON catalog_barcodes (catalog, id);
+"""
+
+
+def _barcodes(catalog: str, item: Mapping[str, Any]) -> list[tuple[str, str | None, str | None]]:
+    """The barcodes an item brings, as the relay indexes them: packaging, or a cell's label."""
+    if catalog == "products":
+        return [
+            (
+                str(b["barcode"]),
+                b.get("unit"),
+                None if b.get("factor") is None else str(b["factor"]),
+            )
+            for b in item.get("barcodes") or []
+            if isinstance(b, Mapping) and b.get("barcode")
+        ]
+    if catalog == "cells" and item.get("barcode"):
+        return [(str(item["barcode"]), None, None)]
+    return []
+
+
+@dataclass(frozen=True)
+class CatalogSynced:
+    """What one catalog's sync did."""
+
+    name: str
+    since: int
+    version: int
+    changed: int = 0
+    deleted: int = 0
+    full: bool = False
+    items: int = 0
+
+
+class CatalogStore:
+    """The terminal's local copy of the catalogs, with the version of each to ask deltas from.
+
+    A sync applies all its pages in one SQLite transaction and stores the version last, so a
+    sync cut short leaves the copy as it was, and the next sync asks again from the same version.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_CATALOG_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def version(self, name: str) -> int:
+        """The version this copy holds (0: never synced)."""
+        row = self._db.execute("SELECT version FROM catalogs WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def catalogs(self) -> list[tuple[str, int, int, str]]:
+        """Every catalog held: name, version, items, last sync time."""
+        rows = self._db.execute(
+            "SELECT c.name, c.version, c.synced_at, "
+            "(SELECT count(*) FROM catalog_items i WHERE i.catalog = c.name) "
+            "FROM catalogs c ORDER BY c.name"
+        )
+        return [(name, int(version), int(count), at) for name, version, at, count in rows]
+
+    def count(self, name: str) -> int:
+        (n,) = self._db.execute(
+            "SELECT count(*) FROM catalog_items WHERE catalog = ?", (name,)
+        ).fetchone()
+        return int(n)
+
+    def item(self, name: str, ident: str) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT data FROM catalog_items WHERE catalog = ? AND id = ?", (name, ident)
+        ).fetchone()
+        return None if row is None else dict(jsonio.loads(row[0]))
+
+    def items(self, name: str) -> list[dict[str, Any]]:
+        """A catalog's items, by id."""
+        rows = self._db.execute(
+            "SELECT data FROM catalog_items WHERE catalog = ? ORDER BY id", (name,)
+        )
+        return [dict(jsonio.loads(data)) for (data,) in rows]
+
+    def lookup(self, barcode: str) -> dict[str, Any] | None:
+        """Resolve a barcode offline, as the relay's barcode lookup does."""
+        rows = self._db.execute(
+            "SELECT b.catalog, b.unit, b.factor, i.data FROM catalog_barcodes b "
+            "JOIN catalog_items i ON i.catalog = b.catalog AND i.id = b.id "
+            "WHERE b.barcode = ? ORDER BY b.catalog DESC, b.id",
+            (barcode,),
+        ).fetchall()
+        if not rows:
+            return None
+        catalog, unit, factor, data = rows[0]
+        item = dict(jsonio.loads(data))
+        if catalog == "products":
+            return {
+                "type": "product",
+                "barcode": barcode,
+                "factor": jsonio.loads(factor) if factor is not None else 1,
+                "unit": unit or item.get("unit"),
+                "item": item,
+            }
+        return {"type": "cell", "barcode": barcode, "item": item}
+
+    def apply(self, name: str, since: int, pages: Iterable[Mapping[str, Any]]) -> CatalogSynced:
+        """Apply the pages of a delta (a full load when ``since`` is 0) and store its version."""
+        changed = deleted = 0
+        version = since
+        with self._db:
+            if since == 0:
+                self._db.execute("DELETE FROM catalog_items WHERE catalog = ?", (name,))
+                self._db.execute("DELETE FROM catalog_barcodes WHERE catalog = ?", (name,))
+            for page in pages:
+                version = int(page["version"])
+                gone = [(name, ident) for ident in page.get("deleted") or []]
+                fresh = list(page.get("items") or [])
+                touched = gone + [(name, str(item["id"])) for item in fresh]
+                self._db.executemany(
+                    "DELETE FROM catalog_barcodes WHERE catalog = ? AND id = ?", touched
+                )
+                self._db.executemany("DELETE FROM catalog_items WHERE catalog = ? AND id = ?", gone)
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO catalog_items (catalog, id, data) VALUES (?, ?, ?)",
+                    [(name, str(item["id"]), jsonio.dumps(item)) for item in fresh],
+                )
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO catalog_barcodes (barcode, catalog, id, unit, factor) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (code, name, str(item["id"]), unit, factor)
+                        for item in fresh
+                        for code, unit, factor in _barcodes(name, item)
+                    ],
+                )
+                changed += len(fresh)
+                deleted += len(gone)
+            self._db.execute(
+                "INSERT OR REPLACE INTO catalogs (name, version, synced_at) VALUES (?, ?, ?)",
+                (name, version, _now()),
+            )
+        return CatalogSynced(name, since, version, changed, deleted, since == 0, self.count(name))
+
+
+def sync_catalogs(
+    client: TerminalClient, store: CatalogStore, names: Sequence[str] = ()
+) -> list[CatalogSynced]:
+    """Bring the local copy up to date: a delta per catalog whose version moved.
+
+    A catalog whose deletions since the stored version were purged on the relay
+    (``410 resync_required``) is reloaded in full.
+    """
+    listed = {c["name"]: int(c["version"]) for c in client.catalogs()}
+    out = []
+    for name in names or sorted(listed):
+        since = store.version(name)
+        if name in listed and since == listed[name]:
+            out.append(CatalogSynced(name, since, since, items=store.count(name)))
+            continue
+        try:
+            out.append(store.apply(name, since, client.catalog_changes(name, since)))
+        except ApiError as err:
+            if err.code != "resync_required":
+                raise
+            out.append(store.apply(name, 0, client.catalog_changes(name, 0)))
+    return out

@@ -8,13 +8,14 @@ submission once and answers a repeat with the first answer.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
-from relay.client.errors import ApiError, error_from_body
+from relay.client.errors import ApiError, NotFound, error_from_body
 from relay.client.http import HttpClient, RetryPolicy
 
 INBOX = "/api/v1/terminal/documents"
@@ -283,3 +284,47 @@ class TerminalClient(HttpClient):
             )
             for item in body["results"]
         ]
+
+    # -- catalogs --------------------------------------------------------------------------
+
+    def catalogs(self) -> list[dict[str, Any]]:
+        """The catalogs with their versions: sync those whose version moved."""
+        return list(self.get("/api/v1/terminal/catalogs")["catalogs"])
+
+    def catalog_page(
+        self, name: str, *, since: int, after: str | None = None, limit: int | None = None
+    ) -> dict[str, Any]:
+        """One page of the changes since ``since``: items, deleted ids, version, next."""
+        answer: dict[str, Any] = self.get(
+            f"/api/v1/terminal/catalogs/{quote(name, safe='')}",
+            {"since": since, "after": after, "limit": limit},
+        )
+        return answer
+
+    def catalog_changes(
+        self, name: str, since: int, *, limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every page of the changes since ``since``; store the last page's ``version``.
+
+        An ``ApiError`` with status 410 and code ``resync_required`` (deletions since then were
+        purged) means: reload from ``since=0``.
+        """
+        after: str | None = None
+        while True:
+            page = self.catalog_page(name, since=since, after=after, limit=limit)
+            yield page
+            after = page.get("next")
+            if not after:
+                return
+
+    def barcode(self, barcode: str) -> dict[str, Any] | None:
+        """What a barcode names (a product with the packaging's factor, or a cell), or None."""
+        try:
+            answer: dict[str, Any] = self.get(
+                f"/api/v1/terminal/barcodes/{quote(barcode, safe='')}"
+            )
+        except NotFound as err:
+            if err.code == "barcode_not_found":
+                return None
+            raise
+        return answer

@@ -77,6 +77,30 @@ def create_enrollment_code(
     return code, row
 
 
+def active_enrollment_codes(tenant_id: int, *, limit: int) -> list[EnrollmentCode]:
+    """Return the tenant's codes that can still enroll a terminal, newest first."""
+    return list(
+        db.session.scalars(
+            select(EnrollmentCode)
+            .where(
+                EnrollmentCode.tenant_id == tenant_id,
+                EnrollmentCode.uses_left > 0,
+                EnrollmentCode.expires_at > utcnow(),
+            )
+            .order_by(EnrollmentCode.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def revoke_enrollment_code(tenant_id: int, code_id: uuid.UUID | None) -> EnrollmentCode | None:
+    """Use up a code so no terminal can enroll with it; None when the tenant has no such code."""
+    row = db.session.get(EnrollmentCode, (tenant_id, code_id)) if code_id else None
+    if row is not None:
+        row.uses_left = 0
+    return row
+
+
 @dataclass(frozen=True)
 class Enrolled:
     device: Device
@@ -322,8 +346,8 @@ def qr_payload(code: str, base_url: str | None) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
-def qr_svg(payload: str) -> str:
-    """Render a QR code as SVG markup."""
+def qr_svg(payload: str, *, scale: int = 4) -> str:
+    """Render a QR code as SVG markup (``scale`` pixels per module)."""
     buffer = io.BytesIO()
-    segno.make(payload, error="m").save(buffer, kind="svg", scale=4, xmldecl=False)
+    segno.make(payload, error="m").save(buffer, kind="svg", scale=scale, xmldecl=False)
     return buffer.getvalue().decode()

@@ -95,6 +95,11 @@ class Instance(TenantScoped, Base):
         ),
         CheckConstraint(f"state IN {INSTANCE_STATES!r}", name="state"),
         Index("ix_instances_tenant_id_document_id", "tenant_id", "document_id"),
+        # The admin console's overview counts instances by state (up to a cap). State leads, so
+        # SQLite never takes it for "this tenant's instances of these documents" (it would scan
+        # the tenant); the document id ends it, so "this document has an instance in that state"
+        # is one probe.
+        Index("ix_instances_state_tenant_id_document_id", "state", "tenant_id", "document_id"),
         # Claims past their process's claim limit, for the maintenance loop.
         Index(
             "ix_instances_claim_expiry",
@@ -210,6 +215,14 @@ class Event(TenantScoped, Base):
             ondelete="CASCADE",
         ),
         Index("ix_events_tenant_id_document_id", "tenant_id", "document_id"),
+        # The admin console's recent failures: failed chains, newest first.
+        Index(
+            "ix_events_chain_failed",
+            "tenant_id",
+            "at",
+            sqlite_where=text("kind = 'chain_failed'"),
+            postgresql_where=text("kind = 'chain_failed'"),
+        ),
     )
 
     document_id: Mapped[uuid.UUID]
@@ -264,6 +277,8 @@ class Result(TenantScoped, Base):
         ),
         Index("ix_results_tenant_id_instance_id", "tenant_id", "instance_id"),
         Index("ix_results_tenant_id_document_id", "tenant_id", "document_id"),
+        # The admin console: today's completions, and results newest first.
+        Index("ix_results_tenant_id_completed_at", "tenant_id", "completed_at"),
     )
 
     document_id: Mapped[uuid.UUID]

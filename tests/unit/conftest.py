@@ -1,25 +1,13 @@
-"""Fixtures for the client's unit tests: a scripted local HTTP server, and a fake clock."""
+"""Fixtures for the unit tests that build their own app."""
 
-from collections.abc import Iterator
+import os
 
 import pytest
 
-from tests.unit.fake_relay import FakeRelay
-
 
 @pytest.fixture
-def fake() -> Iterator[FakeRelay]:
-    with FakeRelay() as server:
-        yield server
-
-
-class Sleeps(list[float]):
-    """Records the waits of the retry loop instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No RELAY_* variable of the machine running the suite may leak into these apps."""
+    for name in list(os.environ):
+        if name.startswith("RELAY_"):
+            monkeypatch.delenv(name)

@@ -1,44 +1,17 @@
-"""The application factory: defaults, RELAY_* variables, overrides, SQLite connection settings."""
+"""The application factory: defaults, RELAY_* variables, overrides, load_config."""
 
-import os
-import sqlite3
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy import text
 
-from relay import create_app
-from relay import db as database
 from relay.app import load_config
 from relay.extensions import db
+from tests.helpers import built
 
-
-@pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No RELAY_* variable of the machine running the suite may leak into these apps."""
-    for name in list(os.environ):
-        if name.startswith("RELAY_"):
-            monkeypatch.delenv(name)
-
-
-@contextmanager
-def built(tmp_path: Path, **overrides: Any) -> Iterator[Flask]:
-    """A fresh app with its own instance folder; its engine is closed afterwards."""
-    app = create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path), **overrides})
-    try:
-        yield app
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-
-
-def pragma(name: str) -> Any:
-    return db.session.execute(text(f"PRAGMA {name}")).scalar()
+pytestmark = pytest.mark.usefixtures("clean_environment")
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -104,64 +77,3 @@ def test_load_config_follows_the_same_order(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("RELAY_BIND", "0.0.0.0:9000")
     config: Mapping[str, Any] = load_config({"WORKERS": 5})
     assert (config["WORKERS"], config["BIND"]) == (5, "0.0.0.0:9000")
-
-
-def test_a_postgresql_url_switches_the_engine(tmp_path: Path) -> None:
-    url = "postgresql+psycopg://relay@127.0.0.1:1/relay"  # never connected to
-    with built(tmp_path, DATABASE_URL=url) as app, app.app_context():
-        engine = db.engine
-        assert (engine.dialect.name, engine.dialect.driver) == ("postgresql", "psycopg")
-        assert engine.pool.size() == app.config["DATABASE_POOL_SIZE"]
-    assert not (tmp_path / "relay.sqlite3").exists()
-
-
-# -- SQLite connections ----------------------------------------------------------------------
-
-
-def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
-    with built(tmp_path) as app, app.app_context():
-        assert pragma("journal_mode") == "wal"
-        assert pragma("busy_timeout") == 15_000
-        assert pragma("synchronous") == 2  # FULL
-        assert pragma("foreign_keys") == 1
-
-
-def test_every_new_sqlite_connection_gets_the_settings(tmp_path: Path) -> None:
-    with built(tmp_path, SQLITE_BUSY_TIMEOUT=2.5) as app, app.app_context():
-        for _ in range(2):
-            with db.engine.connect() as connection:
-                raw = connection.connection.dbapi_connection
-                assert raw is not None
-                assert raw.execute("PRAGMA busy_timeout").fetchone() == (2500,)
-                assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-            db.engine.dispose()  # the next round opens a brand-new connection
-
-
-def test_sqlite_write_transactions_take_the_write_lock_at_once(tmp_path: Path) -> None:
-    """BEGIN IMMEDIATE: a transaction that reads first cannot fail later on 'database is locked'."""
-    with built(tmp_path) as app, app.app_context():
-        database.set_write_intent(True)
-        with db.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-            other = sqlite3.connect(tmp_path / "relay.sqlite3", timeout=0)
-            try:
-                with pytest.raises(sqlite3.OperationalError, match="locked"):
-                    other.execute("BEGIN IMMEDIATE")
-            finally:
-                other.close()
-
-
-def test_sqlite_reads_do_not_block_writers(tmp_path: Path) -> None:
-    with (
-        built(tmp_path) as app,
-        app.app_context(),
-        database.reads_only(),
-        db.engine.connect() as connection,
-    ):
-        connection.execute(text("SELECT 1"))
-        other = sqlite3.connect(tmp_path / "relay.sqlite3", timeout=0)
-        try:
-            other.execute("BEGIN IMMEDIATE")
-            other.execute("ROLLBACK")
-        finally:
-            other.close()

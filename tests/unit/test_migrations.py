@@ -189,7 +189,7 @@ def test_0004_seals_the_webhook_secrets_stored_in_clear(scratch_url: str, tmp_pa
         assert not row[0].startswith("whsec_")
         keys = Keys.of("migration-test-key")
         assert (keys.open(row[0]), keys.open(row[1])) == (clear, previous)
-        run_relay(["db", "downgrade", "0003"], env)
+        run_relay(["db", "downgrade", "0006"], env)
         with engine.connect() as connection:
             row = connection.exec_driver_sql(
                 "SELECT secret, previous_secret FROM webhook_endpoints"

@@ -1,12 +1,14 @@
 """`relay-accounting`: the accounting side on the command line, what 1C will do in BSL.
 
 Push a JSON file, pick a device, pull results into files (one per result, as 1C would load
-them), and acknowledge them once loaded.
+them), and acknowledge them once loaded; push catalogs (products, cells, stock, prices) from a
+JSON or CSV file.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,8 +17,10 @@ from typing import Any
 import click
 
 from relay.client import jsonio
-from relay.client.accounting import AccountingClient
+from relay.client.accounting import PACKET_SIZE, AccountingClient
+from relay.client.catalogfiles import CatalogFileError, read_items
 from relay.client.cli import Failed, Group, echo_json, table
+from relay.client.errors import Conflict
 
 PULLED = "acked"  # the subfolder acknowledged result files move to
 
@@ -241,3 +245,129 @@ def ack(settings: Settings, ids: Sequence[str], all_pulled: bool, out: Path) -> 
         for path in files.values():
             path.replace(out / PULLED / path.name)
     click.echo(f"{len(acked.processed)} acknowledged, {len(acked.already_processed)} already were.")
+
+
+@cli.group()
+def catalog() -> None:
+    """Catalogs for terminals: products with barcodes, warehouses, cells, stock, prices."""
+
+
+@catalog.command("push")
+@click.argument("name")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--mirror",
+    is_flag=True,
+    help="Make the catalog exactly FILE: items not in it are deleted (asks first when many).",
+)
+@click.option(
+    "--packet-size",
+    type=click.IntRange(min=1),
+    default=PACKET_SIZE,
+    show_default=True,
+    help="Items per packet (the relay's limit is 5000 unless configured otherwise).",
+)
+@click.option("--yes", is_flag=True, help="Confirm the deletions of a mirror without asking.")
+@click.option("--json", "as_json", is_flag=True, help="Print the relay's JSON answer.")
+@pass_settings
+def catalog_push(
+    settings: Settings,
+    name: str,
+    file: Path,
+    mirror: bool,
+    packet_size: int,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    """Send catalog NAME from FILE (JSON or CSV) in packets, applied at once as one version."""
+    try:
+        items = read_items(file, name)
+    except CatalogFileError as err:
+        raise Failed(str(err)) from err
+    with settings.client() as client:
+        with click.progressbar(
+            length=len(items), label=f"Uploading {name}", file=sys.stderr
+        ) as bar:
+            upload_id = client.upload_catalog(
+                name,
+                items,
+                mirror=mirror,
+                packet_size=packet_size,
+                on_packet=lambda _number, count: bar.update(count),
+            )
+        try:
+            answer = client.commit_upload(name, upload_id)
+        except Conflict as err:
+            if err.code != "deletions_need_confirmation":
+                raise
+            deletions = err.details.get("deletions")
+            sample = ", ".join(map(str, err.details.get("sample") or []))
+            click.echo(
+                f"This mirror deletes {deletions} of the {err.details.get('items')} items of "
+                f"{name} (e.g. {sample}).",
+                err=True,
+            )
+            if not yes and not _confirmed("Delete them?"):
+                raise Failed(
+                    f"Nothing was changed. To apply it, run again with --yes (upload {upload_id} "
+                    "expires unused)."
+                ) from err
+            answer = client.commit_upload(name, upload_id, confirm_deletions=True)
+    if as_json:
+        echo_json(answer)
+        return
+    click.echo(
+        f"{name}: version {answer['version']}: {answer['upserted']} sent, "
+        f"{answer['changed']} new or changed, {answer['deleted']} deleted."
+    )
+
+
+def _confirmed(question: str) -> bool:
+    try:
+        return click.confirm(question, default=False, err=True)
+    except click.Abort:
+        return False
+
+
+@catalog.command("show")
+@click.argument("name")
+@click.option(
+    "--items",
+    "limit",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="How many items to list.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog and items as JSON.")
+@pass_settings
+def catalog_show(settings: Settings, name: str, limit: int, as_json: bool) -> None:
+    """Show catalog NAME: its version, how many items it holds, and the first items."""
+    with settings.client() as client:
+        found = client.catalog(name)
+        items: list[dict[str, Any]] = []
+        for item in client.catalog_items(name, page_size=min(max(limit, 1), 1000)):
+            if len(items) >= limit:
+                break
+            items.append(item)
+    if as_json:
+        echo_json({**found, "first_items": items})
+        return
+    click.echo(
+        f"{found['name']}: version {found['version']}, {found['items']} items, "
+        f"updated {found['updated_at']}"
+    )
+    if items:
+        table(
+            [(i["id"], i.get("name") or i.get("product_id") or "", _rest(i)) for i in items],
+            ["id", "name", "fields"],
+        )
+
+
+def _rest(item: Mapping[str, Any]) -> str:
+    shown = {k: v for k, v in item.items() if k not in ("id", "name", "barcodes")}
+    text = ", ".join(f"{k}={v}" for k, v in shown.items())
+    codes = [b.get("barcode") for b in item.get("barcodes") or [] if isinstance(b, Mapping)]
+    if codes:
+        text = ", ".join(filter(None, [text, "barcodes=" + "|".join(map(str, codes))]))
+    return text

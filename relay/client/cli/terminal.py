@@ -4,7 +4,8 @@ It keeps its state in one directory (``--home``, default ``~/.relay-terminal``):
 ``terminal.json`` (server, device token, PIN, operator session), ``claims.json`` (claimed
 documents with their claim tokens and declared lines, so scans can be recorded and documents
 completed without the network), ``scans/<id>.jsonl`` (scans recorded so far) and
-``outbox.sqlite3`` (completions waiting for the network: store-and-forward).
+``outbox.sqlite3`` (completions waiting for the network: store-and-forward) and
+``catalogs.sqlite3`` (the local copy of the catalogs, with the version of each).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from relay.client.cli import NO_ANSWER, REFUSED, Failed, Group, describe, echo_j
 from relay.client.errors import Conflict
 from relay.client.http import RetryPolicy
 from relay.client.scans import IDENTIFYING, ScanError, bind, normalize, read_scans
-from relay.client.store import CompletionStore, StoreAndForward
+from relay.client.store import CatalogStore, CompletionStore, StoreAndForward, sync_catalogs
 from relay.client.terminal import TerminalClient
 
 # A terminal on a flaky network: a short round of retries, then store-and-forward takes over.
@@ -41,6 +42,7 @@ class Home:
         self.claims_path = self.path / "claims.json"
         self.scans_dir = self.path / "scans"
         self.outbox_path = self.path / "outbox.sqlite3"
+        self.catalogs_path = self.path / "catalogs.sqlite3"
 
     # -- files -----------------------------------------------------------------------------
 
@@ -110,6 +112,11 @@ class Home:
     @contextmanager
     def store(self) -> Iterator[CompletionStore]:
         with CompletionStore(self.outbox_path) as store:
+            yield store
+
+    @contextmanager
+    def catalogs(self) -> Iterator[CatalogStore]:
+        with CatalogStore(self.catalogs_path) as store:
             yield store
 
 
@@ -557,3 +564,69 @@ def queue(home: Home, discard_failed: bool) -> None:
         )
     if discard_failed and failed:
         click.echo(f"Discarded {len(failed)} refused completion(s).")
+
+
+# -- catalogs ----------------------------------------------------------------------------------
+
+
+@cli.group()
+def catalog() -> None:
+    """The local copy of the catalogs (products, cells, stock, prices), synced by version."""
+
+
+@catalog.command("sync")
+@click.argument("names", nargs=-1)
+@pass_home
+def catalog_sync(home: Home, names: Sequence[str]) -> None:
+    """Fetch what changed in the catalogs (all, or NAMES) since the versions held here."""
+    with home.client() as client, home.catalogs() as store:
+        synced = sync_catalogs(client, store, names)
+    if not synced:
+        click.echo("The relay has no catalogs yet.")
+    for done in synced:
+        if done.version == done.since and not done.full:
+            click.echo(f"{done.name}: up to date at version {done.version} ({done.items} items).")
+        elif done.full:
+            click.echo(f"{done.name}: loaded in full, version {done.version} ({done.items} items).")
+        else:
+            click.echo(
+                f"{done.name}: version {done.since} → {done.version}: {done.changed} changed, "
+                f"{done.deleted} deleted ({done.items} items)."
+            )
+
+
+@catalog.command("list")
+@pass_home
+def catalog_list(home: Home) -> None:
+    """List the catalogs held here with their versions (no network needed)."""
+    with home.catalogs() as store:
+        held = store.catalogs()
+    if not held:
+        click.echo("No catalogs yet: run `catalog sync`.")
+        return
+    table(held, ["catalog", "version", "items", "synced at"])
+
+
+@catalog.command("lookup")
+@click.argument("barcode")
+@click.option("--online", is_flag=True, help="Ask the relay instead of the local copy.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@pass_home
+def catalog_lookup(home: Home, barcode: str, online: bool, as_json: bool) -> None:
+    """Show what BARCODE names: a product (with the packaging's factor) or a cell."""
+    if online:
+        with home.client() as client:
+            found = client.barcode(barcode)
+    else:
+        with home.catalogs() as store:
+            found = store.lookup(barcode)
+    if found is None:
+        raise Failed(f"Barcode {barcode} is in no catalog{'' if online else ' held here'}.")
+    if as_json:
+        echo_json(found)
+        return
+    item = found["item"]
+    if found["type"] == "product":
+        click.echo(f"{item['id']}: {item.get('name')} × {found['factor']} {found['unit'] or ''}")
+    else:
+        click.echo(f"cell {item['id']}: {item.get('name')}")

@@ -7,7 +7,7 @@ counted per login and device, so the two columns on ``users`` go. Webhook signin
 stored in clear are sealed with the key derived from RELAY_SECRET_KEY (downgrade opens them).
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0006 (written against 0003; chained after main's 0005 and 0006 when main was merged)
 Create Date: 2026-12-07 03:00:00
 
 """
@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql
 JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 revision = "0004"
-down_revision = "0003"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,271 @@
+"""Merge, delete and mirror, each applied as one new catalog version.
+
+Versions are given out under a lock on the catalog's row (``SELECT … FOR UPDATE`` on
+PostgreSQL; on SQLite the database's one write lock does it): the next change waits until this
+one commits, so versions commit in the order they were given, and a reader that sees version V
+committed finds every item of the versions up to V. Readers bound what they read by the version
+they saw, so a change committing meanwhile is never half seen.
+
+An item whose content did not change keeps its version: sending the whole catalog again costs
+terminals nothing, and a call that changes nothing makes no new version.
+"""
+
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, insert, null, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from relay.catalogs.config import Settings
+from relay.catalogs.items import barcodes_of, check_name, validate_items
+from relay.errors import Invalid, NotFound
+from relay.extensions import db
+from relay.models import Catalog, CatalogBarcode, CatalogItem
+
+# Ids per statement: well under SQLite's limit on bound parameters.
+CHUNK = 500
+
+T = TypeVar("T")
+
+
+def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """Split a sequence into consecutive slices of at most ``size``."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+@dataclass
+class Applied:
+    """What a change did: the catalog's version after it and the counts."""
+
+    catalog: str
+    version: int
+    upserted: int = 0
+    changed: int = 0
+    deleted: int = 0
+
+    def answer(self) -> dict[str, Any]:
+        """The body the API answers with."""
+        return {
+            "catalog": self.catalog,
+            "version": self.version,
+            "upserted": self.upserted,
+            "changed": self.changed,
+            "deleted": self.deleted,
+        }
+
+
+def find(tenant_id: int, name: str) -> Catalog:
+    """Read a catalog without locking it; a catalog never written to is not found."""
+    catalog = db.session.get(Catalog, (tenant_id, name))
+    if catalog is None:
+        raise NotFound(f"There is no catalog {name[:80]!r}.", code="catalog_not_found")
+    return catalog
+
+
+def lock(tenant_id: int, name: str, now: datetime, *, create: bool = True) -> Catalog:
+    """Take the catalog's row lock (making the catalog first when ``create``); return it."""
+    if create:
+        dialect = db.session.get_bind().dialect.name
+        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        db.session.execute(
+            upsert(Catalog)
+            .values(
+                tenant_id=tenant_id,
+                name=name,
+                version=0,
+                items=0,
+                purged_through=0,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+    catalog = db.session.scalars(
+        select(Catalog)
+        .where(Catalog.tenant_id == tenant_id, Catalog.name == name)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if catalog is None:
+        raise NotFound(f"There is no catalog {name[:80]!r}.", code="catalog_not_found")
+    return catalog
+
+
+def needs_confirmation(deletions: int, live: int, settings: Settings) -> bool:
+    """Whether a mirror deleting ``deletions`` of ``live`` items must be confirmed first."""
+    if deletions == 0:
+        return False
+    return deletions > settings.confirm_count or deletions > settings.confirm_fraction * live
+
+
+class Writer:
+    """Apply upserts and deletions to one locked catalog as its next version."""
+
+    def __init__(self, catalog: Catalog, now: datetime) -> None:
+        self.catalog = catalog
+        self.version = catalog.version + 1
+        self.now = now
+        self.applied = Applied(catalog.name, catalog.version)
+        self._live = 0
+        # A catalog that never had a version has no rows: its first load inserts without
+        # looking (and an upload's packets never share an id). Looking would also mislead
+        # PostgreSQL's planner, whose statistics still say the table is empty.
+        self._empty = catalog.version == 0
+
+    def _where(self) -> list[Any]:
+        return [
+            CatalogItem.tenant_id == self.catalog.tenant_id,
+            CatalogItem.catalog == self.catalog.name,
+        ]
+
+    def upsert(self, items: dict[str, dict[str, Any]]) -> None:
+        """Insert new items, replace changed ones, revive tombstones; leave equal ones alone."""
+        self.applied.upserted += len(items)
+        tenant_id, name = self.catalog.tenant_id, self.catalog.name
+        for ids in chunks(list(items)):
+            existing = {} if self._empty else self._existing(ids)
+            inserts: list[dict[str, Any]] = []
+            updates: list[dict[str, Any]] = []
+            replaced: list[str] = []
+            barcodes: list[dict[str, Any]] = []
+            for ident in ids:
+                data = items[ident]
+                old = existing.get(ident)
+                if old is not None and not old.deleted and old.data == data:
+                    continue
+                row = {
+                    "tenant_id": tenant_id,
+                    "catalog": name,
+                    "id": ident,
+                    "version": self.version,
+                    "deleted": False,
+                    "data": data,
+                    "updated_at": self.now,
+                    "deleted_at": None,
+                }
+                if old is None:
+                    inserts.append(row)
+                    self._live += 1
+                else:
+                    updates.append(row)
+                    if old.deleted:
+                        self._live += 1
+                    else:
+                        replaced.append(ident)
+                barcodes += [
+                    {
+                        "tenant_id": tenant_id,
+                        "barcode": b.barcode,
+                        "catalog": name,
+                        "item_id": ident,
+                        "kind": b.kind,
+                        "unit": b.unit,
+                        "factor": b.factor,
+                    }
+                    for b in barcodes_of(name, data)
+                ]
+            if replaced:
+                db.session.execute(
+                    delete(CatalogBarcode).where(
+                        CatalogBarcode.tenant_id == tenant_id,
+                        CatalogBarcode.catalog == name,
+                        CatalogBarcode.item_id.in_(replaced),
+                    )
+                )
+            if inserts:
+                db.session.execute(insert(CatalogItem), inserts)
+            if updates:
+                db.session.execute(update(CatalogItem), updates)
+            if barcodes:
+                db.session.execute(insert(CatalogBarcode), barcodes)
+            self.applied.changed += len(inserts) + len(updates)
+
+    def _existing(self, ids: Sequence[str]) -> dict[str, Any]:
+        return {
+            row.id: row
+            for row in db.session.execute(
+                select(CatalogItem.id, CatalogItem.deleted, CatalogItem.data).where(
+                    *self._where(), CatalogItem.id.in_(ids)
+                )
+            )
+        }
+
+    def delete(self, ids: Iterable[str]) -> None:
+        """Turn live items into tombstones; ids not in the catalog (or deleted) are skipped."""
+        tenant_id, name = self.catalog.tenant_id, self.catalog.name
+        for chunk in chunks(sorted(set(ids))):
+            deleted = db.session.scalars(
+                update(CatalogItem)
+                .where(*self._where(), CatalogItem.id.in_(chunk), CatalogItem.deleted.is_(False))
+                .values(
+                    deleted=True,
+                    data=null(),
+                    version=self.version,
+                    updated_at=self.now,
+                    deleted_at=self.now,
+                )
+                .returning(CatalogItem.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+            if deleted:
+                db.session.execute(
+                    delete(CatalogBarcode).where(
+                        CatalogBarcode.tenant_id == tenant_id,
+                        CatalogBarcode.catalog == name,
+                        CatalogBarcode.item_id.in_(deleted),
+                    )
+                )
+            self._live -= len(deleted)
+            self.applied.deleted += len(deleted)
+
+    def finish(self) -> Applied:
+        """Record the new version on the catalog, if anything changed."""
+        if self.applied.changed or self.applied.deleted:
+            self.catalog.version = self.version
+            self.catalog.items += self._live
+            self.catalog.updated_at = self.now
+            self.applied.version = self.version
+        return self.applied
+
+
+def live_ids(catalog: Catalog) -> set[str]:
+    """The ids of a catalog's live items (tombstones left out)."""
+    return set(
+        db.session.scalars(
+            select(CatalogItem.id).where(
+                CatalogItem.tenant_id == catalog.tenant_id,
+                CatalogItem.catalog == catalog.name,
+                CatalogItem.deleted.is_(False),
+            )
+        )
+    )
+
+
+def merge(
+    tenant_id: int, name: str, raw_items: Sequence[Any], settings: Settings, now: datetime
+) -> Applied:
+    """Upsert a batch of items as one new version (none when nothing changed)."""
+    check_name(name)
+    items = validate_items(name, raw_items, settings)
+    writer = Writer(lock(tenant_id, name, now), now)
+    writer.upsert(items)
+    return writer.finish()
+
+
+def remove(
+    tenant_id: int, name: str, ids: Collection[str], settings: Settings, now: datetime
+) -> Applied:
+    """Delete items by id as one new version; deleting an item twice is harmless."""
+    check_name(name)
+    if len(ids) > settings.packet_max_items:
+        raise Invalid(
+            f"At most {settings.packet_max_items} ids go in one delete; this one has {len(ids)}.",
+            code="too_many_items",
+            details={"limit": settings.packet_max_items, "items": len(ids)},
+        )
+    writer = Writer(lock(tenant_id, name, now, create=False), now)
+    writer.delete(ids)
+    return writer.finish()
