@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# Serving needs only the runtime dependencies; `make install` (and so `make test`) adds the tools.
+RUN_STAMP := $(VENV)/.runtime-stamp
 # The PostgreSQL the suite also runs against (database `test`, trust auth).
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
@@ -10,17 +12,22 @@ PYTEST_ARGS ?=
 PYTEST_XDIST ?= -n 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install translations install-browser bench-console bench-catalog install-bench run worker test test-sqlite test-postgres test-fault lint format migrate migration bench bench-scale bench-profile demo clean
-
+.PHONY: help install install-run translations install-browser install-bench run worker test test-sqlite test-postgres test-fault lint format migrate migration bench bench-scale bench-catalog bench-console bench-ops bench-profile demo clean
 
 help: ## Show this list
 	@grep -hE '^[a-z][a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(RUN_STAMP): setup.cfg pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+	@touch $(RUN_STAMP)
 
 $(STAMP): setup.cfg pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
-	@touch $(STAMP)
+	@touch $(STAMP) $(RUN_STAMP)
 
 install: $(STAMP) translations ## Create .venv and install the relay with its test tools
 
@@ -33,14 +40,16 @@ install-browser: ## Debian's Chromium for the browser tests (Playwright launches
 	@test -x /usr/bin/chromium || { echo "Chromium is not installed: installing Debian's package"; \
 		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y chromium; }
 
-run: install ## Serve the relay on SQLite at http://127.0.0.1:8000 (RELAY_* variables apply)
+install-run: $(RUN_STAMP) ## Create .venv and install the relay's runtime dependencies only
+
+run: install-run ## Serve the relay on SQLite at http://127.0.0.1:8000 (RELAY_* variables apply)
 	$(BIN)/relay db upgrade
 	$(BIN)/relay serve
 
-worker: install ## Run the delivery and maintenance worker
+worker: install-run ## Run the delivery and maintenance worker
 	$(BIN)/relay worker
 
-migrate: install ## Apply database migrations (relay db upgrade)
+migrate: install-run ## Apply database migrations (relay db upgrade)
 	$(BIN)/relay db upgrade
 
 migration: install ## Autogenerate a migration from the models: make migration m="what changed"
@@ -90,6 +99,8 @@ bench-catalog: install ## Catalogs: 10^6 products loaded in packets, deltas at 1
 	$(BIN)/python -m bench.catalog $(BENCH_ARGS)
 bench-console: install-bench ## The admin console's overview and document list at 10^4..10^6 queued documents
 	$(BIN)/python -m bench.console $(BENCH_ARGS)
+bench-ops: install-bench ## What /metrics' gauges, a backup and a purge cost at 10^3..10^5 documents
+	$(BIN)/python -m bench.ops $(BENCH_ARGS)
 
 bench-profile: install-bench ## Profile the hot-path requests with pyinstrument (bench/out/profile)
 	$(BIN)/python -m bench.profile $(BENCH_ARGS)

@@ -1,7 +1,6 @@
 """The application factory: the one way in for wsgi, the worker, the CLI and the tests."""
 
 import io
-import logging
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -14,7 +13,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from relay import db as database
-from relay import i18n, jsonutil, web
+from relay import i18n, jsonutil, logs, web
+from relay.config import check as checked_environment
 from relay.errors import BadRequest
 from relay.extensions import db, migrate
 
@@ -26,8 +26,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app = Flask("relay", static_folder=None)
     app.session_interface = NoCookieSessions()
     app.config.update(load_config(overrides))
-    if app.config.get("INSTANCE_PATH"):
-        app.instance_path = app.config["INSTANCE_PATH"]
+    # Flask's own default for an installed package is inside the virtualenv: never there.
+    app.instance_path = os.path.abspath(app.config.get("INSTANCE_PATH") or "instance")
     _configure_api(app)
     app.json = RelayJSONProvider(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -46,6 +46,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(api)
     i18n.init_app(app)
     web.init_app(app)
+    from relay.api import observe
+
+    observe.init_app(app)
     _register_docs_assets(app)
 
     @app.before_request
@@ -70,9 +73,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     if not app.debug and not app.testing:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
+        logs.configure(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     return app
 
 
@@ -124,10 +125,14 @@ class NoCookieSessions(SessionInterface):
 
 
 def load_config(overrides: Mapping[str, Any] | None = None) -> Config:
-    """The configuration alone, without building an app (for gunicorn's config file)."""
+    """The configuration alone, without building an app (for gunicorn's config file).
+
+    Raises ``relay.config.ConfigError`` naming a RELAY_* variable with an unusable value.
+    """
     config = Config(os.path.dirname(__file__))
     config.from_object("relay.settings")
     config.from_prefixed_env("RELAY")
+    config.update(checked_environment(config))
     if overrides:
         config.update(overrides)
     return config

@@ -1,29 +1,77 @@
 """The `relay` command: database, tenants, enrollment codes, server, worker, rule files."""
 
 import json
+import os
 import re
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, ScriptInfo
+from flask_migrate.cli import db as db_commands
 
+from relay import logs
 from relay.api.enrollment.schemas import EnrollmentCodeOut
 from relay.app import create_app, load_config
+from relay.config import ConfigError
 from relay.db import transaction
 from relay.directory import console, devices, tenants
 from relay.errors import RelayError
+from relay.maintenance import backup, retention
 from relay.processes import files, store
-from relay.timeutil import iso
+from relay.serve import (
+    MULTIPROC_ENV,
+    SERVERS,
+    choose_server,
+    gunicorn_options,
+    prepare_metrics_dir,
+    serve_waitress,
+)
+from relay.timeutil import iso, utcnow
 
 
-def _create_app() -> Any:
-    return create_app()
+def _load_env_file(_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        import dotenv
+
+        dotenv.load_dotenv(value, override=False)
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, load_dotenv=False)
+class RelayGroup(AppGroup):
+    """The relay's commands only: no Flask development commands (run, shell, routes).
+
+    Commands run in an app context built by ``create_app`` (as Flask's own group does), but the
+    app is built only when a command needs it, so ``--help`` works with a broken configuration.
+    """
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        if "obj" not in extra and "obj" not in self.context_settings:
+            extra["obj"] = ScriptInfo(
+                create_app=create_app, set_debug_flag=False, load_dotenv_defaults=False
+            )
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+
+@click.group(cls=RelayGroup)
+@click.version_option(package_name="relay", prog_name="relay", message="%(prog)s %(version)s")
+@click.option(
+    "-e",
+    "--env-file",
+    type=click.Path(exists=True, dir_okay=False),
+    is_eager=True,
+    expose_value=False,
+    callback=_load_env_file,
+    help="Read RELAY_* variables from this file (KEY=value lines); the environment wins.",
+)
 def cli() -> None:
     """Relay: documents between accounting and warehouse terminals.
 
@@ -31,8 +79,16 @@ def cli() -> None:
     """
 
 
+cli.add_command(db_commands, "db")
+
+
 def main() -> None:
-    cli(prog_name="relay")
+    """Run the `relay` command; a bad RELAY_* value ends it with one sentence, no traceback."""
+    try:
+        cli(prog_name="relay")
+    except ConfigError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
 
 
 def _fail(err: RelayError) -> None:
@@ -133,15 +189,28 @@ def enrollment_create(
     except RelayError as err:
         _fail(err)
         return
-    payload = devices.qr_payload(code, current_app.config.get("PUBLIC_URL"))
+    public_url = current_app.config["PUBLIC_URL"]
+    payload = devices.qr_payload(code, public_url)
+    warning = (
+        devices.loopback_warning(public_url)
+        if public_url
+        else "RELAY_PUBLIC_URL is not set: the QR code carries no address, so each terminal "
+        "must be told the relay's address by hand."
+    )
     if as_json:
         # The API's answer, less the SVG (a terminal scans the QR code from the admin's screen).
         shown = EnrollmentCodeOut(exclude=("qr_svg",))
-        click.echo(json.dumps(shown.dump({"code": code, "row": row, "qr_payload": payload})))
+        click.echo(
+            json.dumps(
+                shown.dump({"code": code, "row": row, "qr_payload": payload, "warning": warning})
+            )
+        )
         return
     click.echo(f"code:       {code}")
     click.echo(f"expires at: {iso(row.expires_at)}")
     click.echo(f"uses left:  {row.uses_left}")
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
     if qr:
         import segno
 
@@ -150,20 +219,36 @@ def enrollment_create(
 
 @cli.command("serve", with_appcontext=False)
 @click.option("--bind", default=None, help="host:port (default RELAY_BIND or 127.0.0.1:8000).")
-@click.option("--workers", default=None, type=int, help="Sync workers (default: one per core).")
-def serve(bind: str | None, workers: int | None) -> None:
-    """Serve the relay with gunicorn."""
-    from relay.serve import RelayServer, gunicorn_options
-
-    options = gunicorn_options(load_config())
+@click.option(
+    "--workers", default=None, type=int, help="gunicorn sync workers (default: one per core)."
+)
+@click.option(
+    "--server",
+    type=click.Choice(SERVERS),
+    default=None,
+    help="gunicorn, waitress, or auto: gunicorn where it runs, else waitress (RELAY_SERVER).",
+)
+@click.option("--threads", default=8, show_default=True, help="waitress threads.")
+def serve(bind: str | None, workers: int | None, server: str | None, threads: int) -> None:
+    """Serve the relay with gunicorn, or with waitress where gunicorn cannot run (Windows)."""
+    config = load_config()
+    options = gunicorn_options(config)
     if bind:
         options["bind"] = bind
     if workers:
         options["workers"] = workers
+    chosen = choose_server(server or config["SERVER"])
+    if chosen == "waitress":
+        logs.configure(config["LOG_LEVEL"], config["LOG_FORMAT"])
+        serve_waitress(options["bind"], threads)
+        return
+    from relay.gunicorn_app import RelayServer
+
+    prepare_metrics_dir()
     RelayServer(options).run()
 
 
-@cli.command("worker")
+@cli.command("worker", with_appcontext=False)
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit (tests, cron).")
 @click.option("--id", "worker_id", default=None, help="Name in the outbox (default host:pid).")
 def worker(once: bool, worker_id: str | None) -> None:
@@ -172,11 +257,61 @@ def worker(once: bool, worker_id: str | None) -> None:
     On PostgreSQL run as many as you like, on any hosts; on SQLite run one. A stop signal
     lets the delivery in hand finish, then the worker exits 0.
     """
+    # The worker's metrics live in its own process (RELAY_WORKER_METRICS_BIND), never in the
+    # web workers' multiprocess folder, which `relay serve` empties when it starts.
+    os.environ.pop(MULTIPROC_ENV, None)
     from relay.worker import Worker
 
-    runner = Worker(current_app, worker_id)
-    runner.install_signal_handlers()
-    runner.run(once=once)
+    app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+    with app.app_context():
+        runner = Worker(app, worker_id)
+        runner.install_signal_handlers()
+        runner.run(once=once)
+
+
+@cli.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(file: Path) -> None:
+    """Copy the database to FILE while the relay serves (SQLite online backup, or pg_dump)."""
+    try:
+        click.echo(backup.backup(current_app.config["SQLALCHEMY_DATABASE_URI"], file))
+    except backup.BackupError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+
+
+@cli.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite a database that holds data or is open.")
+def restore_command(file: Path, force: bool) -> None:
+    """Replace the database with the backup FILE (then run `relay db upgrade`)."""
+    try:
+        click.echo(backup.restore(current_app.config["SQLALCHEMY_DATABASE_URI"], file, force=force))
+    except backup.BackupError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+
+
+@cli.command("purge")
+@click.option(
+    "--processed-older-than",
+    "age",
+    required=True,
+    help="Remove documents whose work ended this long ago: 90d, 12h, or seconds.",
+)
+@click.option(
+    "--batch-size",
+    default=retention.BATCH_SIZE,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Documents removed per transaction.",
+)
+def purge_command(age: str, batch_size: int) -> None:
+    """Remove processed documents with their instances, events, results and outbox rows."""
+    seconds = parse_ttl(age)
+    counts = retention.purge(utcnow() - timedelta(seconds=seconds), batch_size=batch_size)
+    for table in retention.TABLES:
+        click.echo(f"{table + ':':21}{counts[table]}")
 
 
 @cli.group("bp")

@@ -94,9 +94,6 @@ CATALOG_MAINTENANCE_SECONDS = 60
 # Items per page of a terminal's delta.
 CATALOG_PAGE_SIZE_DEFAULT = 1000
 CATALOG_PAGE_SIZE_MAX = 5000
-# The address terminals use to reach this relay, e.g. https://relay.example.com or
-# http://192.168.1.10:8000: enrollment QR codes carry it. Empty: the address the admin used.
-PUBLIC_URL = ""
 
 # Admin console (/admin/): a session ends after this many idle minutes; failed sign-ins per
 # client address (successes are never counted); the account lockout reuses LOGIN_LOCKOUT_*.
@@ -107,3 +104,28 @@ CONSOLE_SEEN_MINUTES = 5
 # The overview counts documents up to this many per state ("10000+" above it), so it reads a
 # bounded number of index entries however long the queue is.
 CONSOLE_COUNT_CAP = 10_000
+# The folder holding the SQLite file when RELAY_DATABASE_URL is empty. Empty: `instance/` under
+# the current directory (the repository root for `make run`, WorkingDirectory= under systemd),
+# never inside the virtualenv.
+INSTANCE_PATH = ""
+# The address terminals reach the relay at, put into enrollment QR codes, e.g.
+# http://192.168.1.10:8000. Empty: the address the admin used (a warning when it is loopback).
+PUBLIC_URL = ""
+# `relay serve`: gunicorn, waitress, or auto (gunicorn where it can run, waitress on Windows).
+SERVER = "auto"
+
+# Logs: json (one object per line, each with the request id) or text; and the level.
+LOG_FORMAT = "json"
+LOG_LEVEL = "INFO"
+
+# GET /metrics (Prometheus): with a token, clients send `Authorization: Bearer <token>`;
+# without one, only clients on a loopback address may read it.
+METRICS_TOKEN = ""
+# Seconds each process keeps the domain gauges (one grouped query) between scrapes.
+METRICS_CACHE_SECONDS = 10.0
+# `relay worker`: host:port where it serves its own /metrics (e.g. 127.0.0.1:9101); empty: off.
+WORKER_METRICS_BIND = ""
+
+# Retention: the worker purges documents processed more than this many days ago, once a day.
+# 0: never (run `relay purge --processed-older-than 90d` yourself, e.g. from cron).
+RETENTION_DAYS = 0

@@ -1,12 +1,14 @@
 """Terminals: enrollment codes, enrollment, PINs, and what admins do to devices."""
 
 import io
+import ipaddress
 import json
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import segno
 from sqlalchemy import and_, or_, select, update
@@ -344,6 +346,24 @@ def qr_payload(code: str, base_url: str | None) -> str:
     """What an enrollment QR code holds: the relay's address (when known) and the code."""
     body = {"relay": base_url, "code": code} if base_url else {"code": code}
     return json.dumps(body, separators=(",", ":"))
+
+
+def loopback_warning(base_url: str | None) -> str | None:
+    """A sentence when ``base_url`` is a loopback address (a terminal would call itself)."""
+    if not base_url:
+        return None
+    host = urlsplit(base_url).hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host.endswith(".localhost")
+    if not loopback:
+        return None
+    return (
+        f"The QR code carries {base_url}, a loopback address: a terminal scanning it would "
+        "call itself. Set RELAY_PUBLIC_URL to the address terminals reach the relay at "
+        "(e.g. http://192.168.1.10:8000), or open the admin page through that address."
+    )
 
 
 def qr_svg(payload: str, *, scale: int = 4) -> str:

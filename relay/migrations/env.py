@@ -1,7 +1,6 @@
 """Alembic environment, run by Flask-Migrate (`relay db upgrade`) inside the app."""
 
 import logging
-from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
@@ -10,8 +9,7 @@ from flask import current_app
 from relay.models.base import UTCDateTime
 
 config = context.config
-if config.config_file_name:
-    fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Logging is the relay's own (create_app): JSON lines, like every other command.
 logger = logging.getLogger("alembic.env")
 
 engine = current_app.extensions["migrate"].db.engine

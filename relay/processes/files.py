@@ -11,7 +11,7 @@ import yaml
 from relay.errors import first_field_error
 from relay.processes.schema import _schema, chain_loop, dump_definition
 
-SHIPPED_DIR = Path(__file__).resolve().parents[2] / "business_processes"
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "business_processes"
 
 
 class ProcessFileError(Exception):

@@ -160,11 +160,12 @@ def deliver_batch(
     *,
     limit: int,
     should_stop: Callable[[], bool] = lambda: False,
+    on_verdict: Callable[[str], None] | None = None,
 ) -> int:
     """Lease up to ``limit`` due entries and deliver them one by one; return how many leased.
 
     ``should_stop`` is asked before each delivery: a stopping worker finishes the delivery in
-    hand and gives the rest of its batch back.
+    hand and gives the rest of its batch back. ``on_verdict`` hears each attempt's verdict.
     """
     with transaction():
         keys = outbox.lease(worker_id, utcnow(), limit=limit, duration=settings.lease)
@@ -173,7 +174,9 @@ def deliver_batch(
             with transaction():
                 outbox.release(keys[index:], worker_id, utcnow())
             break
-        deliver_one(session, tenant_id, entry_id, worker_id, settings)
+        verdict = deliver_one(session, tenant_id, entry_id, worker_id, settings)
+        if verdict is not None and on_verdict is not None:
+            on_verdict(verdict)
     return len(keys)
 
 

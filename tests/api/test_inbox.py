@@ -149,7 +149,8 @@ def test_a_stock_count_is_counted_blind(world: World) -> None:
     detail = api.get(f"{INBOX}/{instance_id}", world.ivanov.bearer).json
     assert [line["line_id"] for line in detail["lines"]] == ["1", "2"]
     assert detail["lines"][0]["product_id"] == "p-001"
-    # business_processes/stock-count.yaml: "Book quantities are not shown: operators count blind."
+    # relay/business_processes/stock-count.yaml: "Book quantities are not shown: operators
+    # count blind."
     assert all("declared_qty" not in line for line in detail["lines"]), detail["lines"]
 
 

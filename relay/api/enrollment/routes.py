@@ -1,5 +1,6 @@
 """Admins create enrollment codes, as text and as a QR code a terminal scans."""
 
+import logging
 from typing import Any
 
 from flask import current_app, request
@@ -9,6 +10,8 @@ from relay.api.base import Blueprint, authenticated, identity
 from relay.api.enrollment.schemas import EnrollmentCodeIn, EnrollmentCodeOut
 from relay.db import transaction
 from relay.directory import devices
+
+log = logging.getLogger(__name__)
 
 blp = Blueprint(
     "admin_enrollment",
@@ -38,4 +41,13 @@ class EnrollmentCodesView(MethodView):
             )
         base_url = config.get("PUBLIC_URL") or request.host_url.rstrip("/")
         payload = devices.qr_payload(code, base_url)
-        return {"code": code, "row": row, "qr_payload": payload, "qr_svg": devices.qr_svg(payload)}
+        warning = devices.loopback_warning(base_url)
+        if warning:
+            log.warning(warning)
+        return {
+            "code": code,
+            "row": row,
+            "qr_payload": payload,
+            "qr_svg": devices.qr_svg(payload),
+            "warning": warning,
+        }

@@ -34,3 +34,10 @@ class EnrollmentCodeOut(Schema):
         }
     )
     qr_svg = ma.fields.String(metadata={"description": "The QR code as an SVG image."})
+    warning = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Set when the address in the QR code is a loopback address "
+            "(RELAY_PUBLIC_URL unset and the admin reached the relay through localhost)."
+        },
+    )

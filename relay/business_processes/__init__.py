@@ -1,0 +1,1 @@
+"""The shipped business processes (YAML), installed with the package."""

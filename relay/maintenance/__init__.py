@@ -1,0 +1,1 @@
+"""Running the relay: gauges for /metrics, retention, backup and restore. No HTTP here."""
