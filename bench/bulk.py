@@ -49,7 +49,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "users": (
         "tenant_id", "id", "login", "name", "password_hash", "created_at", "deleted_at",
-        "failed_logins", "locked_until", "inbox_seq",
+        "inbox_seq",
     ),
     "groups": ("tenant_id", "id", "name", "created_at", "deleted_at", "inbox_seq"),
     "group_members": ("tenant_id", "group_id", "user_id"),
@@ -481,7 +481,7 @@ def _directory(
         rows["users"].append(
             (
                 tenant_id, user_id, login, f"Оператор {i:05d}", password_hash, fmt_time(us),
-                None, 0, None, 0,
+                None, 0,
             )
         )  # fmt: skip
     groups = []

@@ -1,5 +1,6 @@
 """The application factory: the one way in for wsgi, the worker, the CLI and the tests."""
 
+import io
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -8,6 +9,7 @@ from flask import Config, Flask, request, send_from_directory
 from flask.json.provider import JSONProvider
 from flask.sessions import SessionInterface
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from relay import db as database
@@ -34,9 +36,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     from relay.api.base import api
-    from relay.api.limits import limiter
 
-    limiter.init_app(app)
     api.init_app(app)
     database.install_hooks(app)
 
@@ -64,6 +64,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         if "\x00" in request.path or any("\x00" in v for v in request.args.values()):
             raise BadRequest("The address contains a NUL character.", code="bad_request")
 
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, app.config)  # type: ignore[method-assign]
+
+    @app.before_request
+    def _refuse_long_chunked_body() -> None:
+        if request.environ.get(ChunkedBodyLimit.OVER):
+            raise RequestEntityTooLarge()
+
     hops = int(app.config["PROXY_HOPS"])
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
@@ -71,6 +78,43 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     if not app.debug and not app.testing:
         logs.configure(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     return app
+
+
+class ChunkedBodyLimit:
+    """Measure a chunked body (no Content-Length) before the app reads it, so over the limit
+    is a 413 as it is for a body that declares its length.
+
+    werkzeug cuts such a stream at the limit without saying so, and the truncated JSON then
+    looked malformed. The body, at most one byte over the limit, is read here and handed on
+    with its length; one over the limit is dropped and the request marked.
+    """
+
+    OVER = "relay.body_over_limit"
+
+    def __init__(self, wsgi_app: Any, config: Config) -> None:
+        self.wsgi_app = wsgi_app
+        self.config = config
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        limit = self.config.get("MAX_CONTENT_LENGTH")
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        unsized = environ.get("wsgi.input_terminated") and not environ.get("CONTENT_LENGTH")
+        if limit is not None and (chunked or unsized):
+            stream = environ["wsgi.input"]
+            body = b""
+            while len(body) <= limit:
+                chunk = stream.read(min(65536, limit + 1 - len(body)))
+                if not chunk:
+                    break
+                body += chunk
+            if len(body) > limit:
+                environ[self.OVER] = True
+                body = b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+            environ.pop("wsgi.input_terminated", None)
+        return self.wsgi_app(environ, start_response)
 
 
 class NoCookieSessions(SessionInterface):

@@ -381,6 +381,31 @@ def bp_check(directory: Path | None) -> None:
     )
 
 
+@cli.group("webhook")
+def webhook_group() -> None:
+    """Webhook endpoints: secrets sealed with RELAY_SECRET_KEY."""
+
+
+@webhook_group.command("reseal")
+def webhook_reseal() -> None:
+    """Seal every webhook secret under the current RELAY_SECRET_KEY.
+
+    After changing RELAY_SECRET_KEY with the old value in RELAY_SECRET_KEY_FALLBACKS, run this
+    once; then the old value can be dropped from the fallbacks.
+    """
+    from relay.online import send, webhook
+    from relay.online.sealing import SealError
+
+    keys = send.Settings.from_config(current_app.config).keys
+    try:
+        with transaction():
+            count = webhook.reseal_all(keys)
+    except SealError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    click.echo(f"Resealed the webhook secrets of {count} tenant(s) under the current key.")
+
+
 @cli.group()
 def admin() -> None:
     """Admin-console accounts."""

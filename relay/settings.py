@@ -13,8 +13,11 @@ SQLITE_BUSY_TIMEOUT = 15
 POSTGRES_LOCK_TIMEOUT_MS = 5000
 DATABASE_POOL_SIZE = 10
 
-# Signs nothing secret today; set it in production anyway (Flask extensions may rely on it).
+# Seals webhook signing secrets at rest (a key derived by HKDF); set a long random value in
+# production. To change it, list the old value in SECRET_KEY_FALLBACKS, restart, run
+# `relay webhook reseal`, then drop the old value.
 SECRET_KEY = "dev-only-change-me"  # noqa: S105 - overridden in production
+SECRET_KEY_FALLBACKS: list[str] = []
 
 # Request body limit in bytes (10 MB); a larger body gets 413.
 MAX_CONTENT_LENGTH = 10 * 1024 * 1024
@@ -33,12 +36,11 @@ SESSION_TTL_SECONDS = 14 * 3600
 # How often a device's last-seen time is written (a write per poll would cost more than the poll).
 LAST_SEEN_RESOLUTION_SECONDS = 60
 
-# Failed enrollments and logins per client address; successes are never counted.
+# Failed enrollments and logins per client address; successes are never counted. Counted in
+# the database, so every worker and node shares them; forgotten this long after the last one.
 RATELIMIT_ENROLL = "10 per 10 minutes"
 RATELIMIT_LOGIN = "20 per 10 minutes"
-# memory:// is per process; a cluster shares one store, e.g. redis://cache:6379.
-RATELIMIT_STORAGE_URI = "memory://"
-# Consecutive wrong passwords before a user is locked out, and for how long.
+# Wrong passwords for one login on one terminal before it is locked there, and for how long.
 LOGIN_LOCKOUT_FAILURES = 5
 LOGIN_LOCKOUT_SECONDS = 15 * 60
 

@@ -16,7 +16,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from relay import create_app
-from relay.api.limits import limiter
 from relay.extensions import db
 from relay.models import Base
 from tests.helpers import Client, TenantKeys, new_tenant
@@ -113,7 +112,6 @@ def _clean(app: Flask) -> None:
     with app.app_context():
         empty_tables()
         db.session.remove()
-    limiter.reset()
 
 
 @pytest.fixture

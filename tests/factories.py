@@ -21,13 +21,14 @@ import yaml
 from sqlalchemy import insert
 
 from relay.db import transaction
-from relay.directory import auth, devices, users
+from relay.directory import auth, devices, throttle, users
 from relay.directory.auth import Identity
 from relay.documents import lifecycle, push
 from relay.documents.routing import Target
 from relay.extensions import db
 from relay.models import Device, Group, Result, User, WebhookEndpoint
 from relay.online import send, webhook
+from relay.online.sealing import Keys
 from relay.processes import files, schema
 from relay.processes.schema import Process
 from relay.work import completion
@@ -199,8 +200,8 @@ def log_in(device_token: str, login: str, password: str = PASSWORD) -> str:
         login=login,
         password=password,
         ttl=timedelta(hours=1),
-        lockout_failures=5,
-        lockout=timedelta(minutes=5),
+        lockout=throttle.Limit(5, timedelta(minutes=5)),
+        hash_method=FAST_HASH,
     )
     return session.token
 
@@ -255,6 +256,10 @@ def completed_order(
 # -- webhook deliveries --------------------------------------------------------------------------
 
 
+# The key webhook secrets are sealed with in unit tests (the app's tests use SECRET_KEY).
+KEYS = Keys.of("unit-test-secret-key")
+
+
 def send_settings(**changes: Any) -> send.Settings:
     """Delivery settings with short time-outs and a three-step retry schedule."""
     values: dict[str, Any] = {
@@ -264,6 +269,7 @@ def send_settings(**changes: Any) -> send.Settings:
         "rotation_grace": timedelta(hours=24),
         "allow_private": False,
         "lease_margin": 3.0,
+        "keys": KEYS,
         **changes,
     }
     return send.Settings(**values)
@@ -274,4 +280,6 @@ def set_webhook(
 ) -> tuple[WebhookEndpoint, str | None]:
     """Set the tenant's webhook endpoint (a LAN address allowed); return it and a new secret."""
     with transaction():
-        return webhook.put_endpoint(tenant_id, url=url, enabled=enabled, allow_private=True)
+        return webhook.put_endpoint(
+            tenant_id, url=url, enabled=enabled, allow_private=True, keys=KEYS
+        )

@@ -29,7 +29,13 @@ def register_blueprints(api: Api) -> None:
         enrollment_routes.blp,
         webhook_routes.blp,
         webhook_routes.dead_blp,
+        process_routes.picker_blp,
+        user_routes.picker_blp,
+        group_routes.picker_blp,
         catalog_routes.blp,
         catalog_routes.terminal_blp,
     ):
         api.register_blueprint(blueprint)
+    from relay.api.docs import complete_spec
+
+    complete_spec(api)

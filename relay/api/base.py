@@ -9,11 +9,12 @@ from typing import Any, TypeVar, cast
 import flask_smorest
 import marshmallow as ma
 from flask import Response, current_app, g, request
+from marshmallow import validate
 from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
-from relay import jsonutil
+from relay import jsonutil, settings
 from relay.api.errors import ErrorSchema, handle_http_exception
 from relay.db import READ_METHODS, reads_only, set_write_intent
 from relay.directory import auth
@@ -133,12 +134,27 @@ def _explain_unknown(messages: Any) -> Any:
     return messages
 
 
-class PageArgs(Schema):
-    after = ma.fields.String(
-        load_default=None, metadata={"description": "Cursor from the previous page's `next`."}
+# White space spelled out, for patterns that must mean the same in Python and in the ECMA
+# regular expressions of the OpenAPI document (their \s differ: U+0085 is space only here).
+SPACE = r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+def cursor(pattern: str = UUID_PATTERN) -> ma.fields.String:
+    """The ``after`` parameter of a list: exactly the form of the cursors it gives out."""
+    return ma.fields.String(
+        load_default=None,
+        validate=validate.Regexp(pattern, error="Not a cursor this list gives out."),
+        metadata={"description": "Cursor from the previous page's `next`."},
     )
+
+
+class PageArgs(Schema):
+    after = cursor()
     limit = ma.fields.Integer(
-        load_default=None, metadata={"description": "Page size (default 100, at most 500)."}
+        load_default=None,
+        validate=validate.Range(1, settings.PAGE_SIZE_MAX),
+        metadata={"description": "Page size (default 100, at most 500)."},
     )
 
 

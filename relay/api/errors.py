@@ -1,7 +1,6 @@
 """Every error leaves the relay in one shape: {"error": {"code", "message", "details"}}."""
 
 import logging
-import time
 from typing import Any
 
 import marshmallow as ma
@@ -10,7 +9,6 @@ from flask_babel import get_locale, gettext, lazy_gettext
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from relay.api.limits import limiter
 from relay.errors import RelayError, first_field_error
 
 log = logging.getLogger(__name__)
@@ -105,7 +103,7 @@ def localized(error: RelayError) -> str:
 
 
 def handle_http_exception(error: HTTPException) -> Response:
-    """werkzeug's HTTP errors (including webargs' 422 and Flask-Limiter's 429) in our shape."""
+    """werkzeug's HTTP errors (including webargs' 422) in our shape."""
     status = error.code or 500
     code, template = _HTTP_CODES.get(status, ("error", error.description or "Error."))
     message = str(template).format(
@@ -124,23 +122,14 @@ def handle_http_exception(error: HTTPException) -> Response:
         first = first_field_error(fields)
         if first:
             message = gettext("The request is not valid: %(reason)s.", reason=first.rstrip("."))
-    if status == 429:
-        retry_after = _retry_after()
-        headers["Retry-After"] = str(retry_after)
-        message = gettext(
-            "Too many failed attempts from this address; try again in %(seconds)s s.",
-            seconds=retry_after,
-        )
+        if location == "query" and set(fields) == {"after"}:
+            code = "invalid_cursor"
+            message = gettext(
+                "The cursor is not one this list gave out; start again without 'after'."
+            )
     if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
         headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
     return error_response(status, code, message, details, headers)
-
-
-def _retry_after() -> int:
-    current = limiter.current_limit
-    if current is None:
-        return 60
-    return max(1, int(current.reset_at - time.time()))
 
 
 def handle_relay_error(error: RelayError) -> Response:

@@ -38,6 +38,10 @@ class Quantity(ma.fields.Decimal):
         return result
 
 
+# Python's str.strip() white space, spelled out (ECMA's \S would let U+0085 through).
+NOT_ONLY_SPACE = "[^\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+
 class Identifier(ma.fields.Field):
     """An identifier the accounting side chooses: a string, or an integer taken as its text."""
 
@@ -47,6 +51,21 @@ class Identifier(ma.fields.Field):
     }
 
     def __init__(self, *, max_length: int = 200, **kwargs: Any) -> None:
+        # What the OpenAPI document says it takes: text of 1 to max_length characters (not
+        # only spaces), or an integer.
+        kwargs.setdefault("metadata", {})
+        kwargs["metadata"].setdefault(
+            "oneOf",
+            [
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": max_length,
+                    "pattern": NOT_ONLY_SPACE,
+                },
+                {"type": "integer", "minimum": -(10**15), "maximum": 10**15},
+            ],
+        )
         super().__init__(**kwargs)
         self.max_length = max_length
 
@@ -128,6 +147,10 @@ class DerivedNested(Derived, ma.fields.Nested):
 
 
 class DerivedTimestamp(Derived, Timestamp):
+    pass
+
+
+class DerivedString(Derived, ma.fields.String):
     pass
 
 

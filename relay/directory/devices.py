@@ -15,7 +15,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from relay.directory import addressees, auth
-from relay.errors import Invalid, NotFound, Unauthorized
+from relay.errors import Conflict, Invalid, NotFound, Unauthorized
 from relay.extensions import db
 from relay.ids import hash_token
 from relay.models import (
@@ -251,7 +251,7 @@ def list_devices(
 def update_device(device: Device, *, name: str | None = None, mode: str | None = None) -> Device:
     """Rename a device or switch its result mode (online: webhook; offline: pull)."""
     if device.status != "active":
-        raise Invalid("A revoked device cannot be changed.", code="device_revoked")
+        raise Conflict("A revoked device cannot be changed.", code="device_revoked")
     if name is not None:
         device.name = name
     if mode is not None:
@@ -262,7 +262,7 @@ def update_device(device: Device, *, name: str | None = None, mode: str | None =
 def new_pin(device: Device) -> Device:
     """Give an active device a different PIN; the old one is retired."""
     if device.status != "active":
-        raise Invalid("A revoked device has no PIN to re-issue.", code="device_revoked")
+        raise Conflict("A revoked device has no PIN to re-issue.", code="device_revoked")
     old = device.pin
     device.last_pin = old
     _assign_pin(device, avoid=old)

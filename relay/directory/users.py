@@ -1,5 +1,7 @@
 """Operators and groups (Appendix A), and operator sessions on terminals."""
 
+import functools
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -9,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from relay.directory import addressees, auth
+from relay.directory import addressees, auth, throttle
 from relay.directory.auth import Identity
 from relay.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from relay.extensions import db
@@ -17,8 +19,15 @@ from relay.models import Device, Group, GroupMember, User
 from relay.paging import Page, by_id, page
 from relay.timeutil import utcnow
 
-# Checked against when the login is unknown, so both cases take the time of one hash.
-_DUMMY_HASH = generate_password_hash("relay-timing-equaliser", method="pbkdf2:sha256:1000")
+
+@functools.cache
+def stand_in_hash(method: str) -> str:
+    """Return a hash made the way real ones are, checked against when the login is unknown.
+
+    Made with the configured method and its parameters, so an unknown login costs what a
+    known one costs and the time of an answer does not tell which logins exist.
+    """
+    return generate_password_hash(secrets.token_urlsafe(16), method=method)
 
 
 # -- users -----------------------------------------------------------------------------------
@@ -68,8 +77,7 @@ def update_user(user: User, *, name: str | None, password: str | None, hash_meth
         user.name = name
     if password is not None:
         user.password_hash = generate_password_hash(password, method=hash_method)
-        user.failed_logins = 0
-        user.locked_until = None
+        throttle.forget_login(user.tenant_id, user.login)
         auth.revoke_where(user.tenant_id, user_id=user.id)
     return user
 
@@ -281,41 +289,41 @@ def log_in(
     login: str,
     password: str,
     ttl: timedelta,
-    lockout_failures: int,
-    lockout: timedelta,
+    lockout: throttle.Limit,
+    hash_method: str,
 ) -> Session:
     """Open an operator session on a terminal.
 
-    Wrong passwords are counted on the user and commit even though the request fails: after
-    ``lockout_failures`` in a row the user is locked for ``lockout``.
+    Wrong passwords lock a login on the device they were typed on, not everywhere: a terminal
+    cannot lock an operator out of the others. An unknown login is counted, locked and hashed
+    exactly like a known one, so neither the answer nor its time tells whether it exists.
+    Each attempt is counted before the password is checked and forgotten when it is right,
+    so concurrent guesses cannot slip past the limit.
     """
-    user = db.session.scalars(
-        select(User)
-        .where(User.tenant_id == device.tenant_id, User.login == login, User.deleted_at.is_(None))
-        .with_for_update()
-    ).first()
-    now = utcnow()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
+    assert device.device_id is not None
+    counter = throttle.Counter(
+        "login", login, tenant_id=device.tenant_id, holder=str(device.device_id)
+    )
+    locked = throttle.blocked_for(counter, lockout) or throttle.count(counter, lockout)
+    if locked:
         raise TooManyRequests(
-            f"Too many wrong passwords for {login!r}: try again later or ask an admin to set "
-            "a new password.",
+            f"Too many wrong passwords for {login!r} on this terminal: try again in "
+            f"{locked} s, or ask an admin to set a new password.",
             code="login_locked",
-            retry_after=int((user.locked_until - now).total_seconds()) + 1,
+            retry_after=locked,
         )
+    user = db.session.scalars(
+        select(User).where(
+            User.tenant_id == device.tenant_id, User.login == login, User.deleted_at.is_(None)
+        )
+    ).first()
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(stand_in_hash(hash_method), password)
         raise Unauthorized("The login or the password is wrong.", code="invalid_login")
     if not check_password_hash(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= lockout_failures:
-            user.failed_logins = 0
-            user.locked_until = now + lockout
-        db.session.commit()
         raise Unauthorized("The login or the password is wrong.", code="invalid_login")
-    user.failed_logins = 0
-    user.locked_until = None
-    assert device.device_id is not None
-    expires_at = now + ttl
+    throttle.forget(counter)
+    expires_at = utcnow() + ttl
     token = auth.issue(
         device.tenant_id,
         "session",

@@ -308,7 +308,9 @@ def check_claim(identity: Identity, loaded: Loaded, claim_token: str) -> None:
         )
     if instance.state != InstanceState.CLAIMED:
         raise refuse_state(loaded)
-    if instance.claim_token_hash != hash_token(claim_token or ""):
+    # The token is bound to its holder: another addressee presenting it (a token read off a
+    # screen, copied between terminals) is told the claim is not theirs, as a late one is.
+    if instance.claim_token_hash != hash_token(claim_token or "") or not holds(identity, instance):
         raise _claim_lost()
     if _expired(instance, utcnow()):
         raise _claim_expired(loaded)

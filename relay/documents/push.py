@@ -4,6 +4,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, select
@@ -16,7 +17,7 @@ from relay.documents import events, lifecycle, routing
 from relay.documents.routing import Addressee, Target
 from relay.errors import Conflict, Invalid, NotFound
 from relay.extensions import db
-from relay.models import Document, Instance, InstanceState
+from relay.models import Device, Document, Group, Instance, InstanceAddressee, InstanceState, User
 from relay.paging import Page, by_id, page
 from relay.processes import schema, store
 from relay.timeutil import utcnow
@@ -322,26 +323,112 @@ def cancel(by: Identity, document_id: uuid.UUID) -> tuple[Document, list[Instanc
     return document, lifecycle.cancel(by, document)
 
 
+@dataclass(frozen=True)
+class Filters:
+    """What GET /documents narrows by; a filter naming nobody known matches nothing."""
+
+    business_process: str | None = None
+    external_id: str | None = None
+    state: str | None = None
+    device_id: uuid.UUID | None = None
+    pin: str | None = None
+    user: str | None = None
+    group: str | None = None
+    updated_since: datetime | None = None
+
+
 def search(
-    tenant_id: int,
-    *,
-    business_process: str | None,
-    external_id: str | None,
-    state: str | None,
-    after: uuid.UUID | None,
-    limit: int,
+    tenant_id: int, filters: Filters, *, after: uuid.UUID | None, limit: int
 ) -> Page[Document]:
-    """Return a page of documents, oldest first; ``state`` matches any of a document's instances."""
+    """Return a page of documents, oldest first; ``state`` matches the document's state.
+
+    A device (by id or PIN), user or group matches documents with an instance addressed to
+    it or held by it; ``updated_since`` those changed since then, the document or one of its
+    instances (a claim, a completion, an ack).
+    """
     stmt = select(Document).where(Document.tenant_id == tenant_id)
-    if business_process:
-        stmt = stmt.where(Document.business_process == business_process)
-    if external_id:
-        stmt = stmt.where(Document.external_id == external_id)
-    if state:
-        stmt = stmt.where(*_in_state(state))
+    if filters.business_process:
+        stmt = stmt.where(Document.business_process == filters.business_process)
+    if filters.external_id:
+        stmt = stmt.where(Document.external_id == filters.external_id)
+    if filters.state:
+        stmt = stmt.where(*_in_state(filters.state))
+    for condition in _addressed(tenant_id, filters):
+        if condition is None:
+            return Page([], None)
+        stmt = stmt.where(condition)
+    if filters.updated_since is not None:
+        since = filters.updated_since
+        stmt = stmt.where(
+            (Document.updated_at >= since)
+            | exists().where(
+                Instance.tenant_id == Document.tenant_id,
+                Instance.document_id == Document.id,
+                Instance.updated_at >= since,
+            )
+        )
     if after:
         stmt = stmt.where(Document.id > after)
     return page(list(db.session.scalars(stmt.order_by(Document.id).limit(limit + 1))), limit, by_id)
+
+
+def _addressed(tenant_id: int, filters: Filters) -> list[Any]:
+    """The conditions of the device, user and group filters (None: one names nobody)."""
+    conditions: list[Any] = []
+    if filters.device_id is not None or filters.pin is not None:
+        stmt = select(Device.id).where(Device.tenant_id == tenant_id)
+        if filters.device_id is not None:
+            stmt = stmt.where(Device.id == filters.device_id)
+        if filters.pin is not None:
+            stmt = stmt.where(Device.pin == filters.pin, Device.status == "active")
+        device_id = db.session.scalars(stmt).first()
+        conditions.append(
+            None
+            if device_id is None
+            else _addressed_to(
+                addressees.device_key(device_id), Instance.holder_device_id, device_id
+            )
+        )
+    if filters.user is not None:
+        user_id = db.session.scalars(
+            select(User.id).where(
+                User.tenant_id == tenant_id, User.login == filters.user, User.deleted_at.is_(None)
+            )
+        ).first()
+        conditions.append(
+            None
+            if user_id is None
+            else _addressed_to(addressees.user_key(user_id), Instance.holder_user_id, user_id)
+        )
+    if filters.group is not None:
+        group_id = db.session.scalars(
+            select(Group.id).where(
+                Group.tenant_id == tenant_id,
+                Group.name == filters.group,
+                Group.deleted_at.is_(None),
+            )
+        ).first()
+        conditions.append(
+            None if group_id is None else _addressed_to(addressees.group_key(group_id), None, None)
+        )
+    return conditions
+
+
+def _addressed_to(key: str, holder: Any, holder_id: uuid.UUID | None) -> Any:
+    addressed = exists().where(
+        InstanceAddressee.tenant_id == Document.tenant_id,
+        InstanceAddressee.key == key,
+        Instance.tenant_id == Document.tenant_id,
+        Instance.id == InstanceAddressee.instance_id,
+        Instance.document_id == Document.id,
+    )
+    if holder is None:
+        return addressed
+    return addressed | exists().where(
+        Instance.tenant_id == Document.tenant_id,
+        Instance.document_id == Document.id,
+        holder == holder_id,
+    )
 
 
 def _has_instance(*states: str) -> Any:

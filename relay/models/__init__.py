@@ -23,6 +23,7 @@ from relay.models.document import (
 )
 from relay.models.process import BusinessProcess, BusinessProcessVersion
 from relay.models.tenant import Credential, EnrollmentCode, Tenant
+from relay.models.throttle import FailureCounter
 from relay.models.webhook import OutboxEntry, OutboxState, WebhookEndpoint
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "Document",
     "EnrollmentCode",
     "Event",
+    "FailureCounter",
     "Group",
     "GroupMember",
     "Instance",

@@ -55,8 +55,6 @@ class User(TenantScoped, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     deleted_at: Mapped[datetime | None]
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
     inbox_seq: Mapped[int] = mapped_column(default=0)
 
 

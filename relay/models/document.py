@@ -299,6 +299,9 @@ class Result(TenantScoped, Base):
     part_id: Mapped[uuid.UUID | None]
     # The document chained from this result (next_business_process), when one was started.
     next_document_id: Mapped[uuid.UUID | None]
+    # How the chain went, when the process has a next one: {"state": "started", ...} or
+    # {"state": "failed", "code", "reason", ...}, shown on the result.
+    chain: Mapped[dict[str, Any] | None]
 
 
 # What a holder keeps in its inbox: what it works on, and what was cancelled under it.

@@ -11,6 +11,7 @@ from typing import Any
 
 import requests
 
+from relay.online.sealing import Keys
 from relay.online.signing import headers
 from relay.timeutil import iso, utcnow
 
@@ -34,6 +35,8 @@ class Settings:
     rotation_grace: timedelta
     allow_private: bool
     lease_margin: float
+    # Open the sealed signing secrets (RELAY_SECRET_KEY and its fallbacks).
+    keys: Keys
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "Settings":
@@ -44,6 +47,7 @@ class Settings:
             rotation_grace=timedelta(seconds=float(config["WEBHOOK_ROTATION_GRACE_SECONDS"])),
             allow_private=_flag(config["WEBHOOK_ALLOW_PRIVATE"]),
             lease_margin=float(config["WEBHOOK_LEASE_MARGIN_SECONDS"]),
+            keys=Keys.of(config["SECRET_KEY"], config.get("SECRET_KEY_FALLBACKS")),
         )
 
     @property

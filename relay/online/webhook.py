@@ -1,6 +1,7 @@
 """The tenant's webhook endpoint (SPEC §8): URL, enabled, secrets and their rotation."""
 
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import select
 
@@ -8,6 +9,7 @@ from relay.errors import NotFound
 from relay.extensions import db
 from relay.models import WebhookEndpoint
 from relay.online.guard import check_url
+from relay.online.sealing import Keys
 from relay.online.signing import new_secret
 from relay.timeutil import utcnow
 
@@ -34,7 +36,7 @@ def get_endpoint(tenant_id: int, *, for_update: bool = False) -> WebhookEndpoint
 
 
 def put_endpoint(
-    tenant_id: int, *, url: str, enabled: bool, allow_private: bool
+    tenant_id: int, *, url: str, enabled: bool, allow_private: bool, keys: Keys
 ) -> tuple[WebhookEndpoint, str | None]:
     """Set the tenant's webhook URL; return the endpoint and its secret when it is new.
 
@@ -50,13 +52,13 @@ def put_endpoint(
             tenant_id=tenant_id,
             url=url,
             enabled=enabled,
-            secret=secret,
+            secret=keys.seal(secret),
             created_at=now,
             updated_at=now,
         )
         db.session.add(endpoint)
         return endpoint, secret
-    endpoint.url = url
+    endpoint.url = kept_credentials(url, endpoint.url)
     endpoint.enabled = enabled
     if enabled:
         endpoint.disabled_reason = None
@@ -64,7 +66,7 @@ def put_endpoint(
     return endpoint, None
 
 
-def rotate_secret(tenant_id: int, grace: timedelta) -> tuple[WebhookEndpoint, str]:
+def rotate_secret(tenant_id: int, grace: timedelta, keys: Keys) -> tuple[WebhookEndpoint, str]:
     """Replace the signing secret; the old one keeps signing alongside it for ``grace``.
 
     Only one old secret is kept: rotating again within the grace period drops the oldest.
@@ -74,7 +76,7 @@ def rotate_secret(tenant_id: int, grace: timedelta) -> tuple[WebhookEndpoint, st
     secret = new_secret()
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_expires_at = now + grace
-    endpoint.secret = secret
+    endpoint.secret = keys.seal(secret)
     endpoint.updated_at = now
     return endpoint, secret
 
@@ -94,8 +96,37 @@ def grace_until(endpoint: WebhookEndpoint, now: datetime) -> datetime | None:
     return None
 
 
-def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+def signing_secrets(endpoint: WebhookEndpoint, now: datetime, keys: Keys) -> list[str]:
     """The secrets that sign now: the current one, and the previous one during its grace."""
     if grace_until(endpoint, now) is not None and endpoint.previous_secret:
-        return [endpoint.secret, endpoint.previous_secret]
-    return [endpoint.secret]
+        return [keys.open(endpoint.secret), keys.open(endpoint.previous_secret)]
+    return [keys.open(endpoint.secret)]
+
+
+def reseal_all(keys: Keys) -> int:
+    """Seal every tenant's secrets under the current key (after RELAY_SECRET_KEY changed)."""
+    count = 0
+    for endpoint in db.session.scalars(select(WebhookEndpoint).with_for_update()):
+        endpoint.secret = keys.reseal(endpoint.secret)
+        if endpoint.previous_secret:
+            endpoint.previous_secret = keys.reseal(endpoint.previous_secret)
+        count += 1
+    return count
+
+
+def kept_credentials(url: str, stored: str) -> str:
+    """A URL sent back as it was shown (``***@host``) keeps the stored user and password."""
+    parts, old = urlsplit(url), urlsplit(stored)
+    if not parts.netloc.startswith("***@") or "@" not in old.netloc:
+        return url
+    userinfo = old.netloc.rsplit("@", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc[4:]}"))
+
+
+def shown_url(url: str) -> str:
+    """The URL as answers show it: a user name and password in it are masked."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))

@@ -4,16 +4,16 @@ Versions are immutable once written, so ``at_version`` keeps what it read in the
 version cache: a bounded map from (tenant, key, version) to ``Process`` that lives as long as
 the app and is cleared whole when full."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import select
 
-from relay.errors import Invalid, NotFound
+from relay.errors import Conflict, Invalid, NotFound
 from relay.extensions import db
 from relay.models import BusinessProcess, BusinessProcessVersion
 from relay.processes.schema import Process, chain_loop, validate_definition
-from relay.timeutil import utcnow
+from relay.timeutil import iso, utcnow
 
 
 def import_definitions(
@@ -63,10 +63,13 @@ def get(tenant_id: int, key: str, *, for_update: bool = False) -> BusinessProces
     row = db.session.scalars(stmt).first()
     if row is None:
         raise NotFound(
-            f"There is no business process {key!r}. The list is at "
-            "GET /api/v1/admin/business-processes.",
+            f"There is no business process {key!r}. The processes this tenant has are listed "
+            "by GET /api/v1/business-processes (accounting key); an admin adds or enables one.",
             code="business_process_not_found",
-            details={"business_process": key},
+            details={
+                "business_process": key,
+                "available": [r.key for r in list_current(tenant_id) if r.definition["enabled"]],
+            },
         )
     return row
 
@@ -144,8 +147,21 @@ def list_current(tenant_id: int) -> list[BusinessProcess]:
     )
 
 
-def save(tenant_id: int, key: str, data: Mapping[str, Any], *, partial: bool) -> BusinessProcess:
-    """Validate and store a new version of ``key`` (PUT creates it when missing)."""
+def save(
+    tenant_id: int,
+    key: str,
+    data: Mapping[str, Any],
+    *,
+    partial: bool,
+    expected_versions: Sequence[int | None] = (),
+    updated_at: str | None = None,
+) -> BusinessProcess:
+    """Validate and store a new version of ``key`` (PUT creates it when missing).
+
+    Optimistic locking: each of ``expected_versions`` (the version the editor read, from the
+    body or from If-Match; None for one that names no version) must be the current version,
+    checked under the row's lock. ``updated_at`` sent back must be the current one unchanged.
+    """
     if "key" in data and data["key"] != key:
         raise Invalid(
             f"The body names process {data['key']!r} but the address names {key!r}; "
@@ -174,9 +190,32 @@ def save(tenant_id: int, key: str, data: Mapping[str, Any], *, partial: bool) ->
     merged["key"] = key
     definition = validate_definition(merged)
     check_chain(tenant_id, definition)
+    _check_version(key, existing, expected_versions)
+    if updated_at is not None and (existing is None or updated_at != iso(existing.updated_at)):
+        raise Invalid(
+            "updated_at is set by the relay: send it back as GET gave it, or leave it out.",
+            details={"fields": {"updated_at": ["Read-only: it differs from the current value."]}},
+        )
     if existing is None:
         return _write(tenant_id, definition, version=1, current=None)
     return _write(tenant_id, definition, version=existing.version + 1, current=existing)
+
+
+def _check_version(
+    key: str, existing: BusinessProcess | None, expected: Sequence[int | None]
+) -> None:
+    current = existing.version if existing is not None else None
+    for version in expected:
+        if version != current:
+            raise Conflict(
+                f"Business process {key!r} is at version {current}, not "
+                f"{version if version is not None else 'the one sent'}: it was changed since "
+                "it was read. Read it again, make the change again and save."
+                if current is not None
+                else f"Business process {key!r} does not exist yet: create it without a version.",
+                code="version_conflict",
+                details={"current_version": current, "sent_version": version},
+            )
 
 
 def check_chain(tenant_id: int, definition: Mapping[str, Any]) -> None:

@@ -95,7 +95,7 @@ def prepare(
         result_id=result.id,
         webhook_id=entry.webhook_id,
         url=endpoint.url,
-        secrets=webhook.signing_secrets(endpoint, now),
+        secrets=webhook.signing_secrets(endpoint, now, settings.keys),
         body=result_body(result),
         attempt=entry.attempts + 1,
     )
@@ -236,12 +236,12 @@ class Ping:
     body: bytes
 
 
-def ping_for(tenant_id: int, tenant_name: str, now: datetime) -> Ping:
+def ping_for(tenant_id: int, tenant_name: str, now: datetime, settings: send.Settings) -> Ping:
     """Build a signed ``ping`` for the tenant's endpoint (enabled or not)."""
     endpoint = webhook.get_endpoint(tenant_id)
     return Ping(
         url=endpoint.url,
-        secrets=webhook.signing_secrets(endpoint, now),
+        secrets=webhook.signing_secrets(endpoint, now, settings.keys),
         webhook_id=webhook_id(new_id()),
         body=encode({"type": "ping", "timestamp": iso(now), "data": {"tenant": tenant_name}}),
     )

@@ -102,5 +102,6 @@ def payload(
         "undeclared": result.undeclared,
         "part_id": str(result.part_id) if result.part_id else None,
         "next_document_id": str(result.next_document_id) if result.next_document_id else None,
+        "chain": result.chain,
         "processed_at": iso(result.processed_at),
     }

@@ -1,10 +1,12 @@
 """Chaining (``next_business_process``): a completed result starts the next document.
 
 The new document is routed by the next process's own rules, to the ``next_target`` the
-accounting side gave when it pushed the first document (or, without one, by the next process's
-defaults). Its declared lines are the result's actual lines: every box, serial number or lot
-the terminal recorded becomes a line to check at the next step. A chain that cannot be routed
-does not undo the completion: the failure is written into the timeline instead.
+accounting side gave when it pushed the first document. Without one, a next process that
+needs a target gets the one who completed the step: the device, or in an operator session the
+operator (SPEC §5). Its declared lines are the result's actual lines: every box, serial number
+or lot the terminal recorded becomes a line to check at the next step. A chain that cannot be
+routed does not undo the completion: the failure is written on the result (``chain``), where
+the feed and the webhook show it, and into the timeline.
 """
 
 from collections.abc import Sequence
@@ -20,6 +22,7 @@ from relay.errors import RelayError
 from relay.extensions import db
 from relay.jsonutil import digest
 from relay.models import Document, Result
+from relay.processes.schema import Process
 
 _RESULT_ONLY = ("actual", "actual_qty", "declared_qty")
 
@@ -81,6 +84,22 @@ def _free_external_id(tenant_id: int, process_key: str, external_id: str) -> str
     return candidate
 
 
+def fallback_target(process: Process, named: Target, by: Identity) -> Target:
+    """Where the next document goes: the target the push named, else whoever completed.
+
+    A process with fixed assignees needs no target (they are its default); any other gets the
+    completing operator (users processes, in a session) or the completing device.
+    """
+    if named.kind != "none" or by.device_id is None:
+        return named
+    if process.assign_to == "users":
+        if process.has_fixed_assignees:
+            return named
+        if by.user_login is not None:
+            return Target(users=(by.user_login,))
+    return Target(device_id=by.device_id)
+
+
 def start_next(
     by: Identity,
     source: Document,
@@ -96,7 +115,7 @@ def start_next(
     try:
         with db.session.begin_nested():
             process = push.enabled_process(source.tenant_id, next_key)
-            target = Target.from_dict(source.next_target)
+            target = fallback_target(process, Target.from_dict(source.next_target), by)
             plan = routing.route(process, target, routing.SqlDirectory(source.tenant_id))
             doc = {
                 "external_id": _free_external_id(source.tenant_id, next_key, source.external_id),
@@ -118,6 +137,13 @@ def start_next(
                 result_id=str(results[0].id),
             )
     except RelayError as err:
+        for result in results:
+            result.chain = {
+                "state": "failed",
+                "business_process": next_key,
+                "code": err.code,
+                "reason": err.message,
+            }
         events.record(
             source.tenant_id,
             source.id,
@@ -130,6 +156,11 @@ def start_next(
         return None
     for result in results:
         result.next_document_id = pushed.document.id
+        result.chain = {
+            "state": "started",
+            "business_process": next_key,
+            "next_document_id": str(pushed.document.id),
+        }
     events.record(
         source.tenant_id,
         source.id,

@@ -84,7 +84,7 @@ def submit(
     if instance.state not in lifecycle.OPEN_STATES:
         raise lifecycle.refuse_state(loaded)
     part = parts.by_token(instance, token)
-    if part is None or part.state == PartState.DROPPED:
+    if part is None or part.state == PartState.DROPPED or not _owns(identity, part):
         raise Conflict(
             "This terminal's part of the document was lost (it left, or the document was "
             "released or rerouted); the submission was not saved. Join again.",
@@ -119,6 +119,13 @@ def submit(
         }
     done = close_instance(identity, loaded)
     return completed_answer(instance, done)
+
+
+def _owns(identity: Identity, part: Part) -> bool:
+    """Whether the caller joined with this part: its token works for no other participant."""
+    return part.device_id == identity.device_id and (
+        part.user_id is None or part.user_id == identity.user_id
+    )
 
 
 def completed_answer(instance: Instance, done: Sequence[Result]) -> dict[str, Any]:

@@ -153,24 +153,88 @@ def test_the_result_names_the_chained_document(
     assert one["next_document_id"] == next_id
 
 
-def test_without_a_next_target_the_chain_fails_but_the_work_is_kept(
+def test_without_a_next_target_the_receipt_goes_to_the_operator_who_shipped(
     api: Client, tenant: TenantKeys, shipper: Terminal, receiver: Terminal
 ) -> None:
+    """Rule 3 (users, no fixed assignees) in a chain: the completing operator is the target."""
     source_id, instance_id = push_shipment(api, tenant, None)
     done = ship(api, shipper, instance_id)
     assert done["state"] == "completed"
-    source = document(api, tenant, source_id)
-    assert source["state"] == "completed"
-    assert kinds(source)[-2:] == ["completed", "chain_failed"]
-    failed = source["timeline"][-1]["details"]
-    assert failed["business_process"] == "transfer-receipt"
-    assert failed["code"] == "target_required"
-    assert failed["message"]
-    (result,) = results(api, tenant)
-    assert result["id"] == done["result_id"]
-    docs = api.get("/api/v1/documents", tenant.accounting_key).json["documents"]
-    assert [d["business_process"] for d in docs] == ["transfer-shipment"]
+    receipt = document(api, tenant, chained_id(document(api, tenant, source_id)))
+    (instance,) = receipt["instances"]
+    assert [a["login"] for a in instance["addressees"]] == ["shipper"]
+    assert [d["id"] for d in api.inbox(shipper) if d["business_process"] == "transfer-receipt"]
     assert api.inbox(receiver) == []
+    (result,) = results(api, tenant)
+    assert result["chain"] == {
+        "state": "started",
+        "business_process": "transfer-receipt",
+        "next_document_id": receipt["id"],
+    }
+
+
+def test_without_a_session_the_chain_goes_to_the_device(api: Client, tenant: TenantKeys) -> None:
+    terminal = api.enroll(tenant, serial="A")
+    api.enroll(tenant, serial="B")
+    body = {
+        "business_process": "transfer-shipment",
+        "target": {"pin": terminal.pin},
+        "documents": [doc(SHIPMENT)],
+    }
+    pushed = api.post("/api/v1/documents", tenant.accounting_key, body)
+    assert pushed.status_code == 201, pushed.json
+    ship(api, terminal, pushed.json["documents"][0]["instances"][0]["id"])
+    (result,) = results(api, tenant)
+    receipt = document(api, tenant, result["chain"]["next_document_id"])
+    (instance,) = receipt["instances"]
+    assert instance["addressee"]["device_id"] == terminal.device_id
+
+
+def test_rule_1_a_device_process_gets_the_completing_device_among_several(
+    api: Client, tenant: TenantKeys, shipper: Terminal
+) -> None:
+    patch_process(api, tenant, "transfer-receipt", {"assign_to": "device"})
+    api.enroll(tenant, serial="another")  # several active devices: no sole one to default to
+    source_id, instance_id = push_shipment(api, tenant, None)
+    ship(api, shipper, instance_id)
+    receipt = document(api, tenant, chained_id(document(api, tenant, source_id)))
+    assert receipt["instances"][0]["addressee"]["device_id"] == shipper.device_id
+
+    # A users target for a device process breaks rule 1: the result says so.
+    source_id, instance_id = push_shipment(api, tenant, {"users": ["shipper"]}, "ПТ-2")
+    ship(api, shipper, instance_id)
+    failed = next(r for r in results(api, tenant) if r["external_id"] == "ПТ-2")["chain"]
+    assert failed["state"] == "failed"
+    assert failed["code"] == "target_not_allowed"
+    assert failed["reason"]
+
+
+def test_a_failed_chain_shows_on_the_result_in_the_feed_and_the_webhook_body(
+    api: Client, tenant: TenantKeys, shipper: Terminal
+) -> None:
+    from relay.results.delivery import result_body
+
+    source_id, instance_id = push_shipment(api, tenant, {"pin": "99999"})
+    done = ship(api, shipper, instance_id)
+    source = document(api, tenant, source_id)
+    assert kinds(source)[-2:] == ["completed", "chain_failed"]
+    (result,) = results(api, tenant)
+    chain = result["chain"]
+    assert chain["state"] == "failed"
+    assert chain["code"] == "device_not_found"
+    assert "99999" in chain["reason"]
+    assert result["next_document_id"] is None
+    one = api.get(f"/api/v1/results/{done['result_id']}", tenant.accounting_key).json
+    assert one["chain"] == chain
+    with api.client.application.app_context():
+        from relay.extensions import db
+        from relay.models import Result
+
+        row = db.session.scalars(db.select(Result)).one()
+        body = result_body(row)
+        db.session.remove()
+    assert b'"state":"failed"' in body
+    assert b'"code":"device_not_found"' in body
 
 
 @pytest.mark.parametrize(
@@ -178,6 +242,7 @@ def test_without_a_next_target_the_chain_fails_but_the_work_is_kept(
     [
         ({"users": ["nobody"]}, "unknown_assignee"),
         ({"pin": "99999"}, "device_not_found"),
+        ({"groups": ["Пустая"]}, "empty_group"),
     ],
 )
 def test_a_next_target_that_cannot_be_routed_is_recorded(
@@ -187,6 +252,8 @@ def test_a_next_target_that_cannot_be_routed_is_recorded(
     next_target: dict[str, Any],
     code: str,
 ) -> None:
+    """Rule 5 in a chain; and rule 6: the failed chain stores nothing of the next document."""
+    api.group(tenant, "Пустая", [])
     source_id, instance_id = push_shipment(api, tenant, next_target)
     assert ship(api, shipper, instance_id)["state"] == "completed"
     source = document(api, tenant, source_id)
@@ -194,6 +261,8 @@ def test_a_next_target_that_cannot_be_routed_is_recorded(
     assert source["timeline"][-1]["details"]["code"] == code
     docs = api.get("/api/v1/documents", tenant.accounting_key).json["documents"]
     assert len(docs) == 1
+    (result,) = results(api, tenant)
+    assert (result["chain"]["state"], result["chain"]["code"]) == ("failed", code)
 
 
 def test_the_next_process_routes_by_its_own_rules(
@@ -217,6 +286,9 @@ def test_the_next_process_routes_by_its_own_rules(
     source = document(api, tenant, source_id)
     assert source["timeline"][-1]["kind"] == "chain_failed"
     assert source["timeline"][-1]["details"]["code"] == "target_not_allowed"
+    chains = {r["external_id"]: r["chain"] for r in results(api, tenant)}
+    assert chains[SHIPMENT]["state"] == "started"
+    assert (chains["ПТ-2"]["state"], chains["ПТ-2"]["code"]) == ("failed", "target_not_allowed")
 
 
 def test_per_user_copies_in_the_next_process(
@@ -225,6 +297,13 @@ def test_per_user_copies_in_the_next_process(
     operator(api, tenant, "second")
     patch_process(api, tenant, "transfer-receipt", {"per_user_copy": True})
     source_id, instance_id = push_shipment(api, tenant, {"users": ["receiver", "second"]})
+    ship(api, shipper, instance_id)
+    receipt = document(api, tenant, chained_id(document(api, tenant, source_id)))
+    assert sorted(i["addressee"]["login"] for i in receipt["instances"]) == ["receiver", "second"]
+
+    # Rule 4 with a group: its current members get one copy each.
+    api.group(tenant, "Приёмка", ["receiver", "second"])
+    source_id, instance_id = push_shipment(api, tenant, {"groups": ["Приёмка"]}, "ПТ-3")
     ship(api, shipper, instance_id)
     receipt = document(api, tenant, chained_id(document(api, tenant, source_id)))
     assert sorted(i["addressee"]["login"] for i in receipt["instances"]) == ["receiver", "second"]
@@ -329,13 +408,11 @@ def test_a_loop_is_refused_when_the_process_is_saved(api: Client, tenant: Tenant
     assert refused["details"]["fields"] == {"next_business_process": ["Would make a loop."]}
     current = api.get("/api/v1/admin/business-processes/transfer-receipt", tenant.admin_key).json
     assert current["version"] == 1
-    assert current["definition"]["next_business_process"] is None
+    assert current["next_business_process"] is None
 
     # A longer loop through a third process is caught as well, on PUT too.
     patch_process(api, tenant, "transfer-receipt", {"next_business_process": "stock-count"})
-    definition = api.get("/api/v1/admin/business-processes/stock-count", tenant.admin_key).json[
-        "definition"
-    ]
+    definition = api.get("/api/v1/admin/business-processes/stock-count", tenant.admin_key).json
     refused = api.put(
         "/api/v1/admin/business-processes/stock-count",
         tenant.admin_key,

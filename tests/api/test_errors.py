@@ -1,5 +1,6 @@
 """Every status of SPEC §11 in the one error shape, and a sweep of bad bodies: never a 500."""
 
+import io
 import os
 import uuid
 from collections.abc import Iterator
@@ -154,6 +155,35 @@ def test_413_body_over_the_limit(
     ):
         response = raw(api, method, path, token, b'{"login": "' + b"x" * 200 + b'"}')
         assert_error(response, 413, "body_too_large")
+
+
+def test_413_for_a_chunked_body_over_the_limit(
+    api: Client, tenant: TenantKeys, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No Content-Length (Transfer-Encoding: chunked): measured, not cut and read as bad JSON."""
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 100)
+    chunked = {"Transfer-Encoding": "chunked"}
+    over = b'{"login": "' + b"x" * 200 + b'", "password": "abcd"}'
+    response = api.call(
+        "POST",
+        "/api/v1/admin/users",
+        tenant.admin_key,
+        input_stream=io.BytesIO(over),
+        headers={**JSON, **chunked},
+    )
+    assert_error(response, 413, "body_too_large")
+    assert api.get("/api/v1/admin/users", tenant.admin_key).json["users"] == []
+    # Exactly at the limit is read whole.
+    body = b'{"login": "ivanov", "password": "abcd"}'
+    at_limit = body + b" " * (100 - len(body))
+    response = api.call(
+        "POST",
+        "/api/v1/admin/users",
+        tenant.admin_key,
+        input_stream=io.BytesIO(at_limit),
+        headers={**JSON, **chunked},
+    )
+    assert response.status_code == 201, response.json
 
 
 def test_422_validation_lists_field_errors(api: Client, tenant: TenantKeys) -> None:

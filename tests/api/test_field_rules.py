@@ -101,8 +101,8 @@ def test_changed_rules_apply_to_new_pushes_only(api: Client, tenant: TenantKeys)
     ).json
     assert changed["version"] == 2
     # PATCH merges "fields" one level deep: what comes back from terminals is unchanged.
-    assert changed["definition"]["fields"]["header_from_terminal"] == ["comment"]
-    assert "serial" in changed["definition"]["fields"]["lines_from_terminal"]
+    assert changed["fields"]["header_from_terminal"] == ["comment"]
+    assert "serial" in changed["fields"]["lines_from_terminal"]
     new = push_receipt(api, tenant, terminal, "ЗП-2")
 
     before = shown(api, terminal, old)

@@ -12,7 +12,7 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.helpers import Client, TenantKeys, Terminal, doc
 
@@ -44,10 +44,84 @@ def token_for(path: str, credentials: dict[str, str]) -> str | None:
     return credentials["accounting"]
 
 
-def test_no_input_gives_a_server_error(app: Flask, credentials: dict[str, str]) -> None:
+# Rules that hold on the data's meaning or on the tenant's state, which a schema cannot say:
+# a positive case the server refuses with one of these codes was well formed but broke a rule.
+RULES = frozenset(
+    {
+        "unknown_user",
+        "unknown_assignee",
+        "empty_group",
+        "target_required",
+        "target_not_allowed",
+        "invalid_webhook_url",
+        "webhook_url_not_allowed",
+        "webhook_url_unresolvable",
+        "business_process_disabled",
+        "duplicate_external_id",
+        "duplicate_line_id",
+        "process_chain_loop",
+        "idempotency_key_reused",
+        "quantity_control",
+        "unknown_line",
+        "field_not_allowed",
+    }
+)
+
+
+# Operations whose schema does not yet say every bound the server enforces, so schema-valid
+# data can still be refused: free-form headers and extra line fields take any JSON while the
+# server takes scalars and decimals of 12.6 digits; a target is one kind; a process's fields
+# must agree with each other. Every other check runs on them too.
+POSITIVE_MISMATCHES = frozenset(
+    {
+        "POST /api/v1/documents",
+        "POST /api/v1/documents/{document_id}/reroute",
+        "POST /api/v1/terminal/completions",
+        "POST /api/v1/terminal/documents/{instance_id}/complete",
+        "PUT /api/v1/admin/business-processes/{key}",
+        "PATCH /api/v1/admin/business-processes/{key}",
+    }
+)
+# The catalogs (merged from their branch just before this test was finished) do not yet say
+# in the schema the catalog name's form nor each catalog's item fields: every other check runs.
+POSITIVE_MISMATCH_PREFIXES = ("/api/v1/catalogs", "/api/v1/terminal/catalogs")
+
+
+@schemathesis.check
+def positive_data_accepted_or_refused_by_a_rule(ctx: Any, response: Any, case: Any) -> None:
+    """Schemathesis' positive_data_acceptance, where a 422 naming a business rule is an answer."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive:
+        return
+    if case.operation.label in POSITIVE_MISMATCHES or case.path.startswith(
+        POSITIVE_MISMATCH_PREFIXES
+    ):
+        return
+    status = response.status_code
+    if status < 400 or status in (401, 403, 404, 409, 429) or status >= 500:
+        return
+    code = (response.json() or {}).get("error", {}).get("code") if status == 422 else None
+    if code in RULES:
+        return
+    raise AssertionError(
+        f"Schema-valid data refused with {status} {code or ''}: {response.text[:300]}"
+    )
+
+
+def test_the_server_matches_its_openapi_document(app: Flask, credentials: dict[str, str]) -> None:
+    """Every schemathesis check, on every operation, positive and negative cases.
+
+    Generated text holds no NUL character and no unpaired surrogate: the relay refuses both
+    with 400 malformed_json whatever the field (no database stores them; README, Decisions).
+    """
     # The operations are driven by hand rather than with schemathesis' pytest plugin, whose
     # lazy-fixture loader does not work with this pytest.
     api_schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    # The credential is the test's to send (each operation gets its role's token), so the
+    # Authorization header is not one schemathesis varies.
+    api_schema.config.generation.update(
+        allow_x00=False, codec="utf-8", with_security_parameters=False
+    )
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) > 30
 
@@ -62,14 +136,75 @@ def test_no_input_gives_a_server_error(app: Flask, credentials: dict[str, str]) 
         @settings(
             max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck)
         )
-        def no_server_error(case: Any) -> None:
+        def matches(case: Any) -> None:
             token = token_for(case.path, credentials)
             headers = {"Authorization": f"Bearer {token}"} if token else {}
-            case.call_and_validate(headers=headers, checks=[not_a_server_error])
+            case.call_and_validate(
+                headers=headers,
+                excluded_checks=[positive_data_acceptance],
+                additional_checks=[positive_data_accepted_or_refused_by_a_rule],
+            )
 
         try:
-            no_server_error()
+            matches()
         except Unsatisfiable:
             # An operation with nothing to get wrong (no parameters, no body) has no
             # negative cases.
             continue
+
+
+def test_every_operation_lists_its_error_answers(api: Client) -> None:
+    spec = api.get("/api/v1/openapi.json").json
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            answers = set(operation["responses"])
+            assert "503" in answers, (method, path)
+            if operation.get("security") != []:
+                assert {"401", "403"} <= answers, (method, path)
+            if "{" in path:
+                assert "404" in answers, (method, path)
+            if "requestBody" in operation:
+                assert {"400", "413", "422"} <= answers, (method, path)
+    assert "429" in spec["paths"]["/api/v1/terminal/enroll"]["post"]["responses"]
+    # A body that requires nothing is not marked required.
+    claim = spec["paths"]["/api/v1/terminal/documents/{instance_id}/claim"]["post"]
+    assert claim["requestBody"]["required"] is False
+    assert spec["paths"]["/api/v1/documents"]["post"]["requestBody"]["required"] is True
+
+
+def test_the_webhook_deliveries_are_described(api: Client) -> None:
+    spec = api.get("/api/v1/openapi.json").json
+    callback = spec["paths"]["/api/v1/admin/webhook"]["put"]["callbacks"]["result"]
+    delivery = callback["{$request.body#/url}"]["post"]
+    assert {p["name"] for p in delivery["parameters"]} == {
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
+    event = delivery["requestBody"]["content"]["application/json"]["schema"]
+    assert event["properties"]["type"]["enum"] == ["result.completed", "ping"]
+    assert {"$ref": "#/components/schemas/ResultOut"} in event["properties"]["data"]["oneOf"]
+    result = spec["components"]["schemas"]["ResultOut"]["properties"]
+    assert "chain" in result
+
+
+def test_appendix_a_payloads_are_the_examples(api: Client) -> None:
+    paths = api.get("/api/v1/openapi.json").json["paths"]
+    push = paths["/api/v1/documents"]["post"]
+    example = push["requestBody"]["content"]["application/json"]["example"]
+    assert example["target"] == {"pin": "5546"}
+    assert example["documents"][0]["lines"][0]["declared_qty"] == 10
+    created = push["responses"]["201"]["content"]["application/json"]["example"]
+    assert created["documents"][0]["status"] == "created"
+    feed = paths["/api/v1/results"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert feed["example"]["results"][0]["lines"][0]["actual_qty"] == 9
+    for path, method in (
+        ("/api/v1/results/ack", "post"),
+        ("/api/v1/terminal/enroll", "post"),
+        ("/api/v1/terminal/sessions", "post"),
+        ("/api/v1/terminal/documents/{instance_id}/complete", "post"),
+        ("/api/v1/admin/enrollment-codes", "post"),
+    ):
+        assert "example" in paths[path][method]["requestBody"]["content"]["application/json"]

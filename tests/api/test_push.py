@@ -201,7 +201,7 @@ def test_rule2_anyone_else_is_not_allowed(
 def test_rule2_assignees_set_with_put_work_the_same(api: Client, tenant: TenantKeys) -> None:
     api.user(tenant, "ivan")
     api.user(tenant, "olga")
-    current = api.get(f"{PROCESSES}/price-check", tenant.admin_key).json["definition"]
+    current = api.get(f"{PROCESSES}/price-check", tenant.admin_key).json
     body = {**current, "assignees": {"users": ["ivan"], "groups": []}}
     response = api.put(f"{PROCESSES}/price-check", tenant.admin_key, body)
     assert response.status_code == 200, response.json

@@ -618,8 +618,8 @@ def test_the_claim_limit_is_validated(api: Client, tenant: TenantKeys) -> None:
         assert "claim_limit_minutes" in refused.json["error"]["details"]["fields"]
     assert (
         patch_process(api, tenant, "order-picking", {"claim_limit_minutes": None}).json[
-            "definition"
-        ]["claim_limit_minutes"]
+            "claim_limit_minutes"
+        ]
         is None
     )
 

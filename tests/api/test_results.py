@@ -189,8 +189,24 @@ def test_acked_results_leave_the_feed_and_stay_readable(
 
 
 def test_unknown_result_is_404(api: Client, tenant: TenantKeys) -> None:
-    for result_id in (str(uuid.uuid4()), "nope"):
-        assert_error(api.get(f"{FEED}/{result_id}", tenant.accounting_key), 404, "result_not_found")
+    missing = str(uuid.uuid4())
+    assert_error(api.get(f"{FEED}/{missing}", tenant.accounting_key), 404, "result_not_found")
+    assert_error(api.get(f"{FEED}/nope", tenant.accounting_key), 404, "not_found")
+
+
+def test_ack_is_not_taken_for_a_result_id(api: Client, tenant: TenantKeys) -> None:
+    """GET /results/ack is 405, and OPTIONS advertises only what /results/ack does."""
+    got = api.get(ACK, tenant.accounting_key)
+    assert_error(got, 405, "method_not_allowed")
+    assert set(got.headers["Allow"].replace(" ", "").split(",")) == {"POST", "OPTIONS"}
+    options = api.call("OPTIONS", ACK, tenant.accounting_key)
+    assert set(options.headers["Allow"].replace(" ", "").split(",")) == {"POST", "OPTIONS"}
+    spec = api.get("/api/v1/openapi.json").json
+    assert set(spec["paths"]["/api/v1/results/ack"]) == {"post"}
+    assert spec["paths"]["/api/v1/results/{result_id}"]["parameters"][0]["schema"] == {
+        "type": "string",
+        "format": "uuid",
+    }
 
 
 def test_feed_bad_paging_is_422(api: Client, tenant: TenantKeys) -> None:

@@ -215,3 +215,36 @@ def test_many_successful_logins_are_not_throttled(api: Client, tenant: TenantKey
     for n in range(40):
         response = log_in(api, terminal, "ivanov", "pass-1234")
         assert response.status_code == 201, (n, response.json)
+
+
+def test_an_unknown_login_is_locked_and_answered_like_a_known_one(
+    api: Client, tenant: TenantKeys
+) -> None:
+    terminal = api.enroll(tenant)
+    api.user(tenant, "ivanov", password="pass-1234")
+    answers = {}
+    for login in ("ivanov", "nobody"):
+        for _ in range(5):
+            assert_error(log_in(api, terminal, login, "wrong-pass"), 401, "invalid_login")
+        locked = log_in(api, terminal, login, "wrong-pass")
+        error = assert_error(locked, 429, "login_locked")
+        answers[login] = (
+            error["message"].replace(repr(login), "<login>"),
+            error["details"],
+            locked.headers["Retry-After"],
+        )
+    assert answers["ivanov"] == answers["nobody"]
+
+
+def test_a_lockout_holds_on_one_terminal_only(api: Client, tenant: TenantKeys) -> None:
+    """Whoever holds one device token cannot lock an operator out of the other terminals."""
+    first, second = api.enroll(tenant, serial="A"), api.enroll(tenant, serial="B")
+    api.user(tenant, "ivanov", password="pass-1234")
+    for _ in range(5):
+        assert_error(log_in(api, first, "ivanov", "wrong-pass"), 401, "invalid_login")
+    assert_error(log_in(api, first, "ivanov", "pass-1234"), 429, "login_locked")
+    assert log_in(api, second, "ivanov", "pass-1234").status_code == 201
+    # The other terminal's failures are its own count.
+    for _ in range(4):
+        assert_error(log_in(api, second, "ivanov", "wrong-pass"), 401, "invalid_login")
+    assert log_in(api, second, "ivanov", "pass-1234").status_code == 201

@@ -8,8 +8,9 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from relay.extensions import db
-from relay.models import OutboxEntry
+from relay.models import OutboxEntry, WebhookEndpoint
 from relay.models.webhook import webhook_id
+from relay.online.sealing import Keys
 from relay.timeutil import utcnow
 from tests.helpers import Client, TenantKeys
 from tests.receiver import Receiver, Reply, free_port
@@ -158,6 +159,41 @@ def test_credentials_in_the_url_go_as_basic_auth(
         receiver.deliveries[0].authorization
         == "Basic " + base64.b64encode(b"relay:s@cret").decode()
     )
+
+
+def test_credentials_in_the_url_are_never_shown_back(
+    api: Client, tenant: TenantKeys, lan: Flask, receiver: Receiver
+) -> None:
+    url = receiver.url.replace("http://", "http://relay:s%40cret@") + "/hs/relay"
+    put = api.put(WEBHOOK, tenant.admin_key, {"url": url, "enabled": True})
+    shown = receiver.url.replace("http://", "http://***@") + "/hs/relay"
+    assert put.json["url"] == shown
+    read = api.get(WEBHOOK, tenant.admin_key)
+    assert read.json["url"] == shown
+    assert "s%40cret" not in read.get_data(as_text=True)
+    # What GET showed can be PUT back: the stored credentials stay.
+    again = api.put(WEBHOOK, tenant.admin_key, {"url": shown, "enabled": True})
+    assert again.status_code == 200, again.json
+    assert api.post(WEBHOOK + "/test", tenant.admin_key).json["delivered"] is True
+    assert (
+        receiver.deliveries[0].authorization
+        == "Basic " + base64.b64encode(b"relay:s@cret").decode()
+    )
+
+
+def test_the_secret_is_sealed_at_rest(api: Client, tenant: TenantKeys, lan: Flask) -> None:
+    secret = api.set_webhook(tenant, "http://127.0.0.1:9/hooks")
+    assert secret is not None
+    rotated = api.post(WEBHOOK + "/rotate-secret", tenant.admin_key).json["secret"]
+    with lan.app_context():
+        row = db.session.scalars(select(WebhookEndpoint)).one()
+        stored = (row.secret, row.previous_secret)
+        db.session.remove()
+    assert secret not in stored
+    assert rotated not in stored
+    assert not any(value.startswith("whsec_") for value in stored if value)
+    keys = Keys.of(lan.config["SECRET_KEY"])
+    assert (keys.open(stored[0]), keys.open(stored[1] or "")) == (rotated, secret)
 
 
 def test_ping_works_with_the_endpoint_disabled_and_leaves_it_so(

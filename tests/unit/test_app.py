@@ -28,7 +28,7 @@ def test_shipped_defaults(tmp_path: Path) -> None:
         assert config["SESSION_TTL_SECONDS"] == 14 * 3600
         assert config["ENROLLMENT_CODE_USES"] == 1
         assert config["ENROLLMENT_CODE_TTL_SECONDS"] == 24 * 3600
-        assert config["RATELIMIT_STORAGE_URI"] == "memory://"
+        assert config["RATELIMIT_ENROLL"] == "10 per 10 minutes"
         assert config["SECRET_KEY"]
         assert config["BIND"] == "127.0.0.1:8000"
 

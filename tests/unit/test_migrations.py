@@ -161,3 +161,39 @@ def test_every_foreign_key_stays_within_one_tenant(app_ctx: Flask) -> None:
         if "tenant_id" not in columns
     }
     assert crossing == {}
+
+
+def test_0004_seals_the_webhook_secrets_stored_in_clear(scratch_url: str, tmp_path: Path) -> None:
+    from relay.online.sealing import Keys
+
+    env = relay_env(scratch_url, tmp_path / "instance", RELAY_SECRET_KEY="migration-test-key")
+    engine = create_engine(scratch_url)
+    clear, previous = "whsec_" + "A" * 44, "whsec_" + "B" * 44
+    try:
+        run_relay(["db", "upgrade", "0003"], env)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "INSERT INTO tenants (id, name, created_at, all_inbox_seq) "
+                "VALUES (1, 't', '2026-12-01 00:00:00', 0)"
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO webhook_endpoints (tenant_id, url, enabled, secret, previous_secret, "
+                "created_at, updated_at) VALUES (1, 'https://erp.example/', true, "
+                f"'{clear}', '{previous}', '2026-12-01 00:00:00', '2026-12-01 00:00:00')"
+            )
+        run_relay(["db", "upgrade"], env)
+        with engine.connect() as connection:
+            row = connection.exec_driver_sql(
+                "SELECT secret, previous_secret FROM webhook_endpoints"
+            ).one()
+        assert not row[0].startswith("whsec_")
+        keys = Keys.of("migration-test-key")
+        assert (keys.open(row[0]), keys.open(row[1])) == (clear, previous)
+        run_relay(["db", "downgrade", "0006"], env)
+        with engine.connect() as connection:
+            row = connection.exec_driver_sql(
+                "SELECT secret, previous_secret FROM webhook_endpoints"
+            ).one()
+        assert tuple(row) == (clear, previous)
+    finally:
+        engine.dispose()

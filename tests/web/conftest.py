@@ -67,10 +67,3 @@ def admin_console(app: Flask, tenant: TenantKeys) -> Console:
 @pytest.fixture
 def console_for(app: Flask) -> Callable[[TenantKeys, str], Console]:
     return lambda tenant, login: signed_in(app, tenant, login)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_sign_in_limits(app: Flask) -> None:
-    found = app.extensions.get("relay_console_limits")
-    if found is not None:
-        found.storage.reset()

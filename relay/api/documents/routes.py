@@ -78,12 +78,18 @@ class DocumentsView(MethodView):
     @blp.arguments(DocumentQuery, location="query")
     @blp.response(200, DocumentList)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """List documents, oldest first, filtered by process, external id or state."""
+        """List documents, oldest first, filtered by process, external id, state, device (id
+        or PIN), user, group or time of the last change.
+
+        Filters combine (all must match); one naming an unknown device, user or group matches
+        nothing.
+        """
+        filters = push.Filters(
+            **{k: v for k, v in args.items() if k not in ("after", "limit") and v is not None}
+        )
         found = push.search(
             identity().tenant_id,
-            business_process=args.get("business_process"),
-            external_id=args.get("external_id"),
-            state=args.get("state"),
+            filters,
             after=id_after(args["after"]),
             limit=page_limit(args["limit"]),
         )

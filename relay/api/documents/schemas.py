@@ -1,5 +1,6 @@
 """Push and read documents (accounting side)."""
 
+from datetime import UTC
 from typing import Any
 
 import marshmallow as ma
@@ -137,9 +138,31 @@ class PushOut(Schema):
 
 
 class DocumentQuery(PageArgs):
-    business_process = ma.fields.String()
-    external_id = ma.fields.String()
+    business_process = ma.fields.String(validate=validate.Length(1, 64))
+    external_id = ma.fields.String(validate=validate.Length(1, 200))
     state = ma.fields.String(validate=validate.OneOf(INSTANCE_STATES))
+    device_id = ma.fields.UUID(
+        metadata={"description": "Documents addressed to or held by this device."}
+    )
+    pin = ma.fields.String(
+        validate=validate.Regexp(r"^[0-9]{1,12}$", error="A PIN is digits."),
+        metadata={"description": "The same, by the device's PIN (an active device)."},
+    )
+    user = ma.fields.String(
+        validate=validate.Length(1, 64),
+        metadata={"description": "Documents addressed to or held by this user (login)."},
+    )
+    group = ma.fields.String(
+        validate=validate.Length(1, 100),
+        metadata={"description": "Documents addressed to this group (name)."},
+    )
+    updated_since = ma.fields.AwareDateTime(
+        default_timezone=UTC,
+        metadata={
+            "description": "Documents changed at or after this time (ISO 8601; UTC if no "
+            "offset): pushed again, claimed, completed, cancelled, acknowledged…"
+        },
+    )
 
 
 class DocumentSummary(Schema):

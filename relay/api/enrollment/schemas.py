@@ -1,6 +1,7 @@
 """Enrollment codes (admin)."""
 
 import marshmallow as ma
+from marshmallow import validate
 
 from relay.api.base import Schema
 from relay.api.fields import Timestamp
@@ -10,10 +11,14 @@ class EnrollmentCodeIn(Schema):
     uses = ma.fields.Integer(
         load_default=None,
         strict=True,
+        validate=validate.Range(1, 1000),
         metadata={"description": "How many terminals may use it (default 1)."},
     )
     ttl_seconds = ma.fields.Integer(
-        load_default=None, strict=True, metadata={"description": "Lifetime (default 86400: 24 h)."}
+        load_default=None,
+        strict=True,
+        validate=validate.Range(60, 30 * 24 * 3600),
+        metadata={"description": "Lifetime in seconds, a minute to 30 days (default 86400: 24 h)."},
     )
 
 

@@ -5,7 +5,14 @@ from typing import Any
 from flask.views import MethodView
 
 from relay.api.base import Blueprint, authenticated, identity, page_limit
-from relay.api.groups.schemas import GroupIn, GroupList, GroupOut, GroupPatch, GroupQuery
+from relay.api.groups.schemas import (
+    GroupIn,
+    GroupList,
+    GroupOut,
+    GroupPatch,
+    GroupPickerList,
+    GroupQuery,
+)
 from relay.db import transaction
 from relay.directory import users
 from relay.models import Group
@@ -16,6 +23,12 @@ blp = Blueprint(
     __name__,
     url_prefix="/api/v1/admin/groups",
     description="User groups documents can be addressed to (admin key).",
+)
+picker_blp = Blueprint(
+    "groups",
+    __name__,
+    url_prefix="/api/v1/groups",
+    description="Groups a push may address, with their members (accounting key).",
 )
 
 
@@ -69,3 +82,16 @@ class GroupView(MethodView):
         """Delete a group (its members stay)."""
         with transaction():
             users.delete_group(users.get_group(identity().tenant_id, name))
+
+
+@picker_blp.route("")
+class PickerView(MethodView):
+    @authenticated("accounting")
+    @picker_blp.arguments(GroupQuery, location="query")
+    @picker_blp.response(200, GroupPickerList)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List groups: name and members' logins (for the push dialog)."""
+        found = users.list_groups(
+            identity().tenant_id, after=id_after(args["after"]), limit=page_limit(args["limit"])
+        )
+        return {"groups": found.rows, "next": found.next}

@@ -3,12 +3,12 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from relay.api.base import PageArgs, Schema
+from relay.api.base import SPACE, PageArgs, Schema
 from relay.api.fields import DerivedList, Timestamp
 from relay.directory import users
 
 NAME = validate.Regexp(
-    r"^[^\s/][^/]{0,98}[^\s/]$|^[^\s/]$",
+    rf"^[^{SPACE}/][^/]{{0,98}}[^{SPACE}/]$|^[^{SPACE}/]$",
     error="1 to 100 characters, no '/' and no spaces at the ends.",
 )
 
@@ -39,3 +39,17 @@ class GroupList(Schema):
 
 class GroupQuery(PageArgs):
     pass
+
+
+class GroupPickerOut(Schema):
+    name = ma.fields.String()
+    members = DerivedList(
+        lambda group: [u.login for u in users.members(group)],
+        ma.fields.String(),
+        metadata={"description": "Their logins."},
+    )
+
+
+class GroupPickerList(Schema):
+    groups = ma.fields.List(ma.fields.Nested(GroupPickerOut))
+    next = ma.fields.String(allow_none=True)

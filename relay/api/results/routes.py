@@ -1,11 +1,12 @@
 """Accounting side: pull completed results and acknowledge them."""
 
+import uuid
 from typing import Any
 
 from flask import Response
 from flask.views import MethodView
 
-from relay.api.base import Blueprint, as_built, authenticated, identity, page_limit, path_id
+from relay.api.base import Blueprint, as_built, authenticated, identity, page_limit
 from relay.api.results.schemas import AckIn, AckOut, ResultList, ResultOut, ResultQuery
 from relay.db import transaction
 from relay.results import feed, payloads
@@ -42,11 +43,13 @@ class AckView(MethodView):
             return feed.ack(identity(), data["ids"])
 
 
-@blp.route("/<result_id>")
+# A UUID in the address, so /results/ack is never taken for a result id: GET /results/ack is
+# 405 and OPTIONS /results/ack advertises POST only.
+@blp.route("/<uuid:result_id>")
 class ResultView(MethodView):
     @authenticated("accounting")
     @blp.response(200, ResultOut)
-    def get(self, result_id: str) -> dict[str, Any]:
+    def get(self, result_id: uuid.UUID) -> dict[str, Any]:
         """Read one result, processed or not."""
-        result = feed.get(identity().tenant_id, path_id(result_id, "result"))
+        result = feed.get(identity().tenant_id, result_id)
         return payloads.payloads([result])[0]

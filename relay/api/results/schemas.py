@@ -3,11 +3,12 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from relay.api.base import PageArgs, Schema
+from relay.api.base import PageArgs, Schema, cursor
+from relay.results import feed
 
 
 class ResultQuery(PageArgs):
-    pass
+    after = cursor(feed.CURSOR_PATTERN)
 
 
 class CompletedBy(Schema):
@@ -17,6 +18,16 @@ class CompletedBy(Schema):
     pin = ma.fields.String(allow_none=True)
     device_name = ma.fields.String(allow_none=True)
     mode = ma.fields.String()
+
+
+class ChainOut(Schema):
+    state = ma.fields.String(validate=validate.OneOf(["started", "failed"]))
+    business_process = ma.fields.String(metadata={"description": "The next process."})
+    next_document_id = ma.fields.String(metadata={"description": "When started."})
+    code = ma.fields.String(metadata={"description": "When failed: the routing error's code."})
+    reason = ma.fields.String(
+        metadata={"description": "When failed: why, in a sentence (e.g. target_required)."}
+    )
 
 
 class ResultOut(Schema):
@@ -55,6 +66,14 @@ class ResultOut(Schema):
     next_document_id = ma.fields.String(
         allow_none=True,
         metadata={"description": "The document chained from this result, if one was started."},
+    )
+    chain = ma.fields.Nested(
+        ChainOut,
+        allow_none=True,
+        metadata={
+            "description": "When the process chains to a next one: whether the next document "
+            "was started, or why it could not be (null for a process that does not chain)."
+        },
     )
     processed_at = ma.fields.String(allow_none=True)
 

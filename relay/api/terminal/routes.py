@@ -8,6 +8,7 @@ import marshmallow as ma
 from flask import Response, current_app, request
 from flask.views import MethodView
 
+from relay.api import limits
 from relay.api.base import (
     Blueprint,
     as_built,
@@ -18,7 +19,6 @@ from relay.api.base import (
 )
 from relay.api.errors import error_body
 from relay.api.fields import Empty
-from relay.api.limits import limiter
 from relay.api.terminal.schemas import (
     BatchCompletion,
     BatchIn,
@@ -37,10 +37,10 @@ from relay.api.terminal.schemas import (
     TerminalDocument,
 )
 from relay.db import transaction
-from relay.directory import devices, users
+from relay.directory import devices, throttle, users
 from relay.directory.auth import Identity
 from relay.documents import inbox, lifecycle, lines, parts
-from relay.errors import Forbidden, Invalid, RelayError, first_field_error
+from relay.errors import Forbidden, Invalid, RelayError, Unauthorized, first_field_error
 from relay.extensions import db
 from relay.models import Document, Instance, InstanceState
 from relay.paging import id_after
@@ -53,10 +53,6 @@ blp = Blueprint(
     url_prefix="/api/v1/terminal",
     description="What terminals call: enrollment, operator sessions, inbox, claim, complete.",
 )
-
-
-def _failed(response: Response) -> bool:
-    return response.status_code == 401
 
 
 def inbox_item(
@@ -90,38 +86,61 @@ def inbox_item(
 @blp.route("/enroll")
 class EnrollView(MethodView):
     @blp.doc(security=[])
-    @limiter.limit(lambda: current_app.config["RATELIMIT_ENROLL"], deduct_when=_failed)
     @blp.arguments(EnrollIn)
     @blp.response(201, EnrollOut)
     def post(self, data: dict[str, Any]) -> devices.Enrolled:
-        """Enroll a terminal with an enrollment code: get its device id, PIN and token."""
-        with transaction():
-            return devices.enroll(
-                data["code"], name=data["name"], model=data["model"], serial=data["serial"]
-            )
+        """Enroll a terminal with an enrollment code: get its device id, PIN and token.
+
+        Failed attempts are limited per address (RATELIMIT_ENROLL), but a valid code always
+        enrolls: a code has 140 random bits, so the limit guards against a misbehaving client,
+        and a shop whose address was throttled by mistypes can still enroll with a good code.
+        """
+        try:
+            with transaction():
+                return devices.enroll(
+                    data["code"], name=data["name"], model=data["model"], serial=data["serial"]
+                )
+        except Unauthorized:
+            limit, counter = limits.configured("RATELIMIT_ENROLL"), limits.address("enroll")
+            refused = throttle.blocked_for(counter, limit) or throttle.count(counter, limit)
+            if refused:
+                raise limits.refusal(refused) from None
+            raise
 
 
 @blp.route("/sessions")
 class SessionsView(MethodView):
     @authenticated("terminal")
-    @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"], deduct_when=_failed)
     @blp.arguments(SessionIn)
     @blp.response(201, SessionOut)
     def post(self, data: dict[str, Any]) -> users.Session:
-        """Log an operator in on this terminal (with the device token)."""
+        """Log an operator in on this terminal (with the device token).
+
+        Wrong passwords lock the login on this terminal after LOGIN_LOCKOUT_FAILURES, and
+        failed logins are limited per address (RATELIMIT_LOGIN).
+        """
         who = identity()
         if who.kind != "device":
             raise Forbidden("Log in with the device token, not with another session.")
         config = current_app.config
+        limit, counter = limits.configured("RATELIMIT_LOGIN"), limits.address("login-address")
+        refused = throttle.blocked_for(counter, limit) or throttle.count(counter, limit)
+        if refused:
+            raise limits.refusal(refused)
         with transaction():
-            return users.log_in(
+            session = users.log_in(
                 who,
                 login=data["login"],
                 password=data["password"],
                 ttl=timedelta(seconds=config["SESSION_TTL_SECONDS"]),
-                lockout_failures=config["LOGIN_LOCKOUT_FAILURES"],
-                lockout=timedelta(seconds=config["LOGIN_LOCKOUT_SECONDS"]),
+                lockout=throttle.Limit(
+                    int(config["LOGIN_LOCKOUT_FAILURES"]),
+                    timedelta(seconds=config["LOGIN_LOCKOUT_SECONDS"]),
+                ),
+                hash_method=config["PASSWORD_HASH_METHOD"],
             )
+        throttle.uncount(counter)
+        return session
 
 
 @blp.route("/sessions/current")

@@ -6,7 +6,14 @@ from flask import current_app
 from flask.views import MethodView
 
 from relay.api.base import Blueprint, authenticated, identity, page_limit
-from relay.api.users.schemas import UserIn, UserList, UserOut, UserPatch, UserQuery
+from relay.api.users.schemas import (
+    UserIn,
+    UserList,
+    UserOut,
+    UserPatch,
+    UserPickerList,
+    UserQuery,
+)
 from relay.db import transaction
 from relay.directory import users
 from relay.models import User
@@ -17,6 +24,12 @@ blp = Blueprint(
     __name__,
     url_prefix="/api/v1/admin/users",
     description="Operators who log in on terminals (admin key).",
+)
+picker_blp = Blueprint(
+    "users",
+    __name__,
+    url_prefix="/api/v1/users",
+    description="Operators a push may address, by login (accounting key).",
 )
 
 
@@ -76,3 +89,16 @@ class UserView(MethodView):
         """Delete an operator: sessions end, group memberships go."""
         with transaction():
             users.delete_user(users.get_user(identity().tenant_id, login))
+
+
+@picker_blp.route("")
+class PickerView(MethodView):
+    @authenticated("accounting")
+    @picker_blp.arguments(UserQuery, location="query")
+    @picker_blp.response(200, UserPickerList)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List operators: login and name (for the push dialog)."""
+        found = users.list_users(
+            identity().tenant_id, after=id_after(args["after"]), limit=page_limit(args["limit"])
+        )
+        return {"users": found.rows, "next": found.next}

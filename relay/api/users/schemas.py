@@ -1,14 +1,15 @@
 """Operators (Appendix A)."""
 
 import marshmallow as ma
+from flask import current_app
 from marshmallow import validate
 
-from relay.api.base import PageArgs, Schema
-from relay.api.fields import DerivedList, Timestamp
-from relay.directory import users
+from relay.api.base import SPACE, PageArgs, Schema
+from relay.api.fields import DerivedList, DerivedTimestamp, Timestamp
+from relay.directory import throttle, users
 
 LOGIN = validate.Regexp(
-    r"^[^\s/][^/]{0,62}[^\s/]$|^[^\s/]$",
+    rf"^[^{SPACE}/][^/]{{0,62}}[^{SPACE}/]$|^[^{SPACE}/]$",
     error="1 to 64 characters, no '/' and no spaces at the ends.",
 )
 PASSWORD = validate.Length(4, 200, error="A password is 4 to 200 characters.")
@@ -31,7 +32,13 @@ class UserOut(Schema):
     name = ma.fields.String()
     groups = DerivedList(users.group_names, ma.fields.String())
     created_at = Timestamp()
-    locked_until = Timestamp(allow_none=True)
+    locked_until = DerivedTimestamp(
+        lambda user: throttle.locked_until(
+            user.tenant_id, user.login, int(current_app.config["LOGIN_LOCKOUT_FAILURES"])
+        ),
+        allow_none=True,
+        metadata={"description": "When the last lockout of this login, on any terminal, ends."},
+    )
 
 
 class UserList(Schema):
@@ -41,3 +48,13 @@ class UserList(Schema):
 
 class UserQuery(PageArgs):
     pass
+
+
+class UserPickerOut(Schema):
+    login = ma.fields.String()
+    name = ma.fields.String()
+
+
+class UserPickerList(Schema):
+    users = ma.fields.List(ma.fields.Nested(UserPickerOut))
+    next = ma.fields.String(allow_none=True)

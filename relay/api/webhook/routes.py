@@ -59,6 +59,7 @@ class WebhookView(MethodView):
                 url=data["url"],
                 enabled=data["enabled"],
                 allow_private=_settings().allow_private,
+                keys=_settings().keys,
             )
         return {"endpoint": endpoint, "secret": secret}
 
@@ -72,7 +73,7 @@ class RotateView(MethodView):
         """Issue a new secret, shown once; the old one keeps signing through the grace period."""
         with transaction():
             endpoint, secret = webhook.rotate_secret(
-                identity().tenant_id, _settings().rotation_grace
+                identity().tenant_id, _settings().rotation_grace, _settings().keys
             )
         return {"endpoint": endpoint, "secret": secret}
 
@@ -86,7 +87,9 @@ class PingView(MethodView):
         """Send a signed {"type": "ping"} now and report what the receiver answered."""
         # The transaction ends before the POST: no database lock is held while it waits.
         with transaction():
-            ping = delivery.ping_for(identity().tenant_id, identity().tenant_name, utcnow())
+            ping = delivery.ping_for(
+                identity().tenant_id, identity().tenant_name, utcnow(), _settings()
+            )
         attempt = delivery.send_ping(ping, _settings())
         return {"webhook_id": ping.webhook_id, "attempt": attempt}
 

@@ -3,8 +3,8 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from relay.api.base import PageArgs, Schema
-from relay.api.fields import DerivedNested, DerivedTimestamp, Timestamp, WhenSet
+from relay.api.base import UUID_PATTERN, PageArgs, Schema, cursor
+from relay.api.fields import DerivedNested, DerivedString, DerivedTimestamp, Timestamp, WhenSet
 from relay.online import outbox, webhook
 from relay.timeutil import utcnow
 
@@ -38,7 +38,10 @@ class OutboxCounts(Schema):
 class WebhookOut(Schema):
     """Dumps {"endpoint": WebhookEndpoint, "secret": the new secret or None}."""
 
-    url = ma.fields.String(attribute="endpoint.url")
+    url = DerivedString(
+        lambda out: webhook.shown_url(out["endpoint"].url),
+        metadata={"description": "The URL, with a user name and password in it masked (***)."},
+    )
     enabled = ma.fields.Boolean(attribute="endpoint.enabled")
     disabled_reason = ma.fields.String(
         attribute="endpoint.disabled_reason",
@@ -113,7 +116,7 @@ class DeadLetterList(Schema):
 
 
 class DeadLetterQuery(PageArgs):
-    pass
+    after = cursor(f"^(msg_[0-9a-f]{{32}}|{UUID_PATTERN[1:-1]})$")
 
 
 class ReplayAllOut(Schema):

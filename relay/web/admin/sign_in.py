@@ -1,17 +1,13 @@
 """Signing in and out, the language switch, and the console's accounts."""
 
-import time
 from datetime import timedelta
 from typing import Any, cast
 
 from flask import Response, current_app, make_response, redirect, request, session, url_for
 from flask_babel import gettext
-from limits import parse
-from limits.storage import Storage, storage_from_string
-from limits.strategies import MovingWindowRateLimiter
 
 from relay.db import transaction
-from relay.directory import console
+from relay.directory import console, throttle
 from relay.errors import RelayError, TooManyRequests
 from relay.i18n import LANGUAGE_COOKIE, LANGUAGES
 from relay.web.admin.base import (
@@ -28,31 +24,26 @@ from relay.web.admin.base import (
 )
 
 
-def _limiter() -> MovingWindowRateLimiter:
-    """Failed sign-ins per client address, in the store the API's limits use."""
-    found = current_app.extensions.get("relay_console_limits")
-    if found is None:
-        storage = storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"])
-        found = MovingWindowRateLimiter(cast(Storage, storage))
-        current_app.extensions["relay_console_limits"] = found
-    return cast(MovingWindowRateLimiter, found)
+def _counter() -> tuple[throttle.Counter, throttle.Limit]:
+    """Failed sign-ins per client address, counted in the database like the API's limits."""
+    limit = throttle.Limit.parse(str(current_app.config["RATELIMIT_CONSOLE_SIGN_IN"]))
+    return throttle.Counter("console-sign-in", request.remote_addr or "-"), limit
 
 
 def _throttle() -> None:
-    item = parse(current_app.config["RATELIMIT_CONSOLE_SIGN_IN"])
-    limiter = _limiter()
-    if not limiter.test(item, "console-sign-in", request.remote_addr or "-"):
-        stats = limiter.get_window_stats(item, "console-sign-in", request.remote_addr or "-")
+    counter, limit = _counter()
+    # Checked before the attempt: refused once the failures so far reach the limit.
+    seconds = throttle.blocked_for(counter, throttle.Limit(limit.failures - 1, limit.window))
+    if seconds:
         raise TooManyRequests(
             "Too many failed sign-ins from this address; wait a few minutes.",
             code="rate_limited",
-            retry_after=int(stats.reset_time - time.time()) + 1,
+            retry_after=seconds,
         )
 
 
 def _count_failure() -> None:
-    item = parse(current_app.config["RATELIMIT_CONSOLE_SIGN_IN"])
-    _limiter().hit(item, "console-sign-in", request.remote_addr or "-")
+    throttle.count(*_counter())
 
 
 def _safe_next(target: str | None) -> str:

@@ -25,6 +25,7 @@ def _page(**extra: Any) -> Any:
         endpoint=endpoint,
         grace_until=webhook.grace_until(endpoint, utcnow()) if endpoint else None,
         counts=outbox.counts(tenant_id),
+        shown_url=webhook.shown_url,
         **extra,
     )
 
@@ -44,9 +45,13 @@ def webhook_save() -> Any:
     try:
         with transaction():
             _endpoint, secret = webhook.put_endpoint(
-                who.tenant_id, url=url, enabled=enabled, allow_private=_settings().allow_private
+                who.tenant_id,
+                url=url,
+                enabled=enabled,
+                allow_private=_settings().allow_private,
+                keys=_settings().keys,
             )
-            audit("webhook.save", url, {"enabled": enabled})
+            audit("webhook.save", webhook.shown_url(url), {"enabled": enabled})
     except RelayError as err:
         failed(err)
         return redirect(url_for("admin.webhook_page"))
@@ -62,7 +67,9 @@ def webhook_rotate() -> Any:
     who = signed()
     try:
         with transaction():
-            _endpoint, secret = webhook.rotate_secret(who.tenant_id, _settings().rotation_grace)
+            _endpoint, secret = webhook.rotate_secret(
+                who.tenant_id, _settings().rotation_grace, _settings().keys
+            )
             audit("webhook.rotate")
     except RelayError as err:
         failed(err)
@@ -77,7 +84,7 @@ def webhook_test() -> Any:
     try:
         # The transaction ends before the POST: no database lock is held while it waits.
         with transaction():
-            ping = delivery.ping_for(who.tenant_id, who.tenant_name, utcnow())
+            ping = delivery.ping_for(who.tenant_id, who.tenant_name, utcnow(), _settings())
         attempt = delivery.send_ping(ping, _settings())
     except RelayError as err:
         failed(err)

@@ -1,17 +1,21 @@
-"""Operators and groups: unique logins, sessions, lockout, password change, memberships."""
+"""Operators and groups: unique logins, sessions, lockout, password change, memberships; the
+stand-in hash for unknown logins costs what a real one costs."""
 
+import statistics
+import time
 from datetime import timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
-from werkzeug.security import check_password_hash
+from sqlalchemy import select, update
+from werkzeug.security import check_password_hash, generate_password_hash
 
+from relay import settings
 from relay.db import transaction
-from relay.directory import users
+from relay.directory import throttle, users
 from relay.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from relay.extensions import db
-from relay.models import User
+from relay.models import FailureCounter, User
 from relay.timeutil import utcnow
 from tests.factories import FAST_HASH, add_group, add_user, enroll, identity
 from tests.helpers import TenantKeys
@@ -28,8 +32,8 @@ def log_in(device_token: str, login: str, password: str) -> users.Session:
             login=login,
             password=password,
             ttl=timedelta(hours=1),
-            lockout_failures=FAILURES,
-            lockout=LOCKOUT,
+            lockout=throttle.Limit(FAILURES, LOCKOUT),
+            hash_method=FAST_HASH,
         )
 
 
@@ -70,8 +74,7 @@ def test_the_password_is_kept_only_as_a_hash(app_ctx: Flask, tenant: TenantKeys)
     assert "s3cret-pass" not in stored
     assert stored.startswith("pbkdf2:sha256:1000$")
     assert check_password_hash(stored, "s3cret-pass")
-    assert user.failed_logins == 0
-    assert user.locked_until is None
+    assert throttle.locked_until(tenant.id, user.login, FAILURES) is None
 
 
 def test_a_login_is_unique_among_live_users(app_ctx: Flask, tenant: TenantKeys) -> None:
@@ -132,11 +135,11 @@ def test_a_wrong_password_and_an_unknown_login_get_the_same_answer(terminal: str
 def test_wrong_passwords_in_a_row_lock_the_user(terminal: str, tenant: TenantKeys) -> None:
     for _ in range(FAILURES - 1):
         wrong_password(terminal, "ivanov")
-    assert reload(tenant.id, "ivanov").failed_logins == FAILURES - 1
+    assert throttle.locked_until(tenant.id, "ivanov", FAILURES) is None
     wrong_password(terminal, "ivanov")
-    locked = reload(tenant.id, "ivanov")
-    assert locked.locked_until is not None
-    assert locked.locked_until > utcnow() + LOCKOUT - timedelta(seconds=30)
+    until = throttle.locked_until(tenant.id, "ivanov", FAILURES)
+    assert until is not None
+    assert until > utcnow() + LOCKOUT - timedelta(seconds=30)
     with pytest.raises(TooManyRequests) as info:
         log_in(terminal, "ivanov", "secret-1")  # even the right password
     assert info.value.code == "login_locked"
@@ -148,17 +151,19 @@ def test_a_success_resets_the_count_of_wrong_passwords(terminal: str, tenant: Te
     for _ in range(FAILURES - 1):
         wrong_password(terminal, "ivanov")
     log_in(terminal, "ivanov", "secret-1")
-    assert reload(tenant.id, "ivanov").failed_logins == 0
     for _ in range(FAILURES - 1):
         wrong_password(terminal, "ivanov")
-    assert reload(tenant.id, "ivanov").locked_until is None
+    assert throttle.locked_until(tenant.id, "ivanov", FAILURES) is None
+    assert identity(log_in(terminal, "ivanov", "secret-1").token).user_login == "ivanov"
 
 
 def test_a_lockout_ends_by_itself(terminal: str, tenant: TenantKeys) -> None:
     for _ in range(FAILURES):
         wrong_password(terminal, "ivanov")
     with transaction():
-        users.get_user(tenant.id, "ivanov").locked_until = utcnow() - timedelta(seconds=1)
+        db.session.execute(
+            update(FailureCounter).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
     assert identity(log_in(terminal, "ivanov", "secret-1").token).user_login == "ivanov"
 
 
@@ -175,8 +180,7 @@ def test_a_new_password_lifts_the_lockout_and_ends_sessions(
             password="new-pass",
             hash_method=FAST_HASH,
         )
-    user = reload(tenant.id, "ivanov")
-    assert (user.failed_logins, user.locked_until) == (0, None)
+    assert throttle.locked_until(tenant.id, "ivanov", FAILURES) is None
     with pytest.raises(Unauthorized):
         identity(session.token)
     with pytest.raises(Unauthorized):
@@ -292,3 +296,28 @@ def test_deleting_a_group_empties_it(app_ctx: Flask, tenant: TenantKeys) -> None
     with pytest.raises(NotFound) as info:
         users.get_group(tenant.id, "pickers")
     assert info.value.code == "group_not_found"
+
+
+def _median_check_seconds(hashed: str, rounds: int = 5) -> float:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        check_password_hash(hashed, "a-wrong-password")
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def test_an_unknown_login_costs_what_a_known_one_costs() -> None:
+    """The shipped method (scrypt): a wrong password for a real and for a missing login."""
+    method = settings.PASSWORD_HASH_METHOD
+    real = generate_password_hash("the-operator's-password", method=method)
+    stand_in = users.stand_in_hash(method)
+    assert stand_in.split("$", 1)[0] == real.split("$", 1)[0]  # same method and parameters
+    known, unknown = _median_check_seconds(real), _median_check_seconds(stand_in)
+    assert 0.5 <= unknown / known <= 2, (known, unknown)
+    assert known > 0.005  # scrypt really is slow: the test measures something
+
+
+def test_the_stand_in_follows_the_configured_method() -> None:
+    assert users.stand_in_hash("pbkdf2:sha256:1000").startswith("pbkdf2:sha256:1000$")
+    assert users.stand_in_hash("scrypt") == users.stand_in_hash("scrypt")

@@ -44,14 +44,7 @@ def timeline(tenant_id: int, document: Document) -> list[str]:
 
 
 def documents(tenant_id: int, external_id: str | None = None) -> list[Document]:
-    return push.search(
-        tenant_id,
-        business_process=None,
-        external_id=external_id,
-        state=None,
-        after=None,
-        limit=100,
-    ).rows
+    return push.search(tenant_id, push.Filters(external_id=external_id), after=None, limit=100).rows
 
 
 def test_a_new_document_is_created_with_one_queued_instance(
@@ -259,7 +252,7 @@ def test_search_filters_by_state(tenant: TenantKeys, terminals: tuple[str, str])
 
     def found(state: str) -> list[str]:
         rows = push.search(
-            tenant.id, business_process=RECEIPT, external_id=None, state=state, after=None, limit=9
+            tenant.id, push.Filters(business_process=RECEIPT, state=state), after=None, limit=9
         ).rows
         return [d.external_id for d in rows]
 

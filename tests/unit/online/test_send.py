@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from relay.online import send
+from relay.online.sealing import Keys
 from tests.factories import send_settings
 
 NOW = datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
@@ -61,8 +62,11 @@ def test_settings_read_the_configuration() -> None:
         "WEBHOOK_ROTATION_GRACE_SECONDS": 3600,
         "WEBHOOK_ALLOW_PRIVATE": "true",
         "WEBHOOK_LEASE_MARGIN_SECONDS": 30,
+        "SECRET_KEY": "new-key",
+        "SECRET_KEY_FALLBACKS": ["old-key"],
     }
     settings = send.Settings.from_config(config)
+    assert settings.keys == Keys("new-key", ("old-key",))
     assert settings.retry_schedule == (5.0, 30.0)
     assert settings.allow_private is True
     assert settings.rotation_grace == timedelta(hours=1)

@@ -14,7 +14,7 @@ from relay.models import OutboxEntry, Result, WebhookEndpoint
 from relay.online import guard, outbox, send
 from relay.results import delivery, feed
 from relay.timeutil import utcnow
-from tests.factories import completed_order, enroll, send_settings, set_webhook
+from tests.factories import KEYS, completed_order, enroll, send_settings, set_webhook
 from tests.helpers import TenantKeys
 
 SETTINGS = send_settings(allow_private=True)
@@ -68,7 +68,7 @@ def test_an_attempt_carries_the_result_signed_for_the_endpoint(
     prepared = prepare(tenant_id, entry_id)
     assert prepared is not None
     assert prepared.url == CLOSED
-    assert prepared.secrets == [endpoint(tenant.id).secret]
+    assert prepared.secrets == [KEYS.open(endpoint(tenant.id).secret)]
     assert prepared.webhook_id == f"msg_{entry_id.hex}"
     assert (prepared.result_id, prepared.attempt) == (results[0].id, 1)
     body = json.loads(prepared.body)
@@ -223,9 +223,9 @@ def test_a_refused_connection_is_a_retry_with_its_error_kept(
 
 def test_a_ping_is_signed_for_the_tenant(tenant: TenantKeys, results: list[Result]) -> None:
     now = utcnow()
-    ping = delivery.ping_for(tenant.id, "acme", now)
+    ping = delivery.ping_for(tenant.id, "acme", now, SETTINGS)
     assert ping.url == CLOSED
-    assert ping.secrets == [endpoint(tenant.id).secret]
+    assert ping.secrets == [KEYS.open(endpoint(tenant.id).secret)]
     assert ping.webhook_id.startswith("msg_")
     assert json.loads(ping.body)["type"] == "ping"
     assert json.loads(ping.body)["data"] == {"tenant": "acme"}

@@ -1,9 +1,13 @@
 """The rule that turns a result's actual lines into the next document's declared lines."""
 
+import uuid
 from decimal import Decimal
 
+from relay.directory.auth import Identity
 from relay.documents import lines
-from relay.work.chaining import declared_from_result
+from relay.documents.routing import Target
+from relay.processes.schema import Process
+from relay.work.chaining import declared_from_result, fallback_target
 
 MILK = {"line_id": "1", "product_id": "p-001", "name": "Молоко 1 л", "unit": "шт", "price": 80}
 KEFIR = {"line_id": "2", "product_id": "p-002", "name": "Кефир 0,5 л", "unit": "шт"}
@@ -124,3 +128,42 @@ def test_generated_line_ids_never_collide() -> None:
     out = declared_from_result(bound, undeclared)
     ids = [line["line_id"] for line in out]
     assert len(ids) == len(set(ids)), ids
+
+
+def _identity(user_login: str | None) -> Identity:
+    return Identity(
+        tenant_id=1,
+        tenant_name="t",
+        kind="session" if user_login else "device",
+        credential_id=uuid.uuid4(),
+        device_id=DEVICE,
+        user_id=uuid.uuid4() if user_login else None,
+        user_login=user_login,
+    )
+
+
+DEVICE = uuid.uuid4()
+
+
+def _process(assign_to: str, users: list[str] | None = None) -> Process:
+    return Process(
+        "next",
+        1,
+        {"assign_to": assign_to, "assignees": {"users": users or [], "groups": []}},
+    )
+
+
+def test_the_chain_falls_back_to_whoever_completed() -> None:
+    named = Target(pin="5546")
+    assert fallback_target(_process("device"), named, _identity("ivanov")) == named
+    assert fallback_target(_process("device"), Target(), _identity("ivanov")) == Target(
+        device_id=DEVICE
+    )
+    assert fallback_target(_process("users"), Target(), _identity("ivanov")) == Target(
+        users=("ivanov",)
+    )
+    assert fallback_target(_process("users"), Target(), _identity(None)) == Target(device_id=DEVICE)
+    # Fixed assignees are the next process's own default.
+    assert fallback_target(_process("users", ["petrov"]), Target(), _identity("ivanov")) == (
+        Target()
+    )
