@@ -163,7 +163,7 @@ def test_every_foreign_key_stays_within_one_tenant(app_ctx: Flask) -> None:
     assert crossing == {}
 
 
-def test_0004_seals_the_webhook_secrets_stored_in_clear(scratch_url: str, tmp_path: Path) -> None:
+def test_0007_seals_the_webhook_secrets_stored_in_clear(scratch_url: str, tmp_path: Path) -> None:
     from relay.online.sealing import Keys
 
     env = relay_env(scratch_url, tmp_path / "instance", RELAY_SECRET_KEY="migration-test-key")

@@ -6,8 +6,8 @@ of workers; they are now rows of ``failure_counters``. A user's lockout moves th
 counted per login and device, so the two columns on ``users`` go. Webhook signing secrets
 stored in clear are sealed with the key derived from RELAY_SECRET_KEY (downgrade opens them).
 
-Revision ID: 0004
-Revises: 0006 (written against 0003; chained after main's 0005 and 0006 when main was merged)
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-07 03:00:00
 
 """
@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
-revision = "0004"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
