@@ -38,7 +38,8 @@ translations: $(STAMP) ## Compile every message catalog (relay/translations/*/LC
 
 install-browser: ## Debian's Chromium for the browser tests (Playwright launches it by path)
 	@test -x /usr/bin/chromium || { echo "Chromium is not installed: installing Debian's package"; \
-		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y chromium; }
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 install-run: $(RUN_STAMP) ## Create .venv and install the relay's runtime dependencies only
 
