@@ -94,17 +94,17 @@ class Failed:
         return str(self.error.get("error", {}).get("message", ""))
 
 
-class CompletionStore:
-    """The terminal's SQLite file of queued and failed completions."""
+class _SqliteFile:
+    """A SQLite file of the terminal's, in WAL mode, made with its schema on first use."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, schema: str, *, synchronous_full: bool) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path)
-        # A completion the operator was told is saved must survive a power cut.
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        if synchronous_full:
+            self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(schema)
 
     def close(self) -> None:
         self._db.close()
@@ -119,6 +119,14 @@ class CompletionStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class CompletionStore(_SqliteFile):
+    """The terminal's SQLite file of queued and failed completions."""
+
+    def __init__(self, path: str | Path) -> None:
+        # A completion the operator was told is saved must survive a power cut.
+        super().__init__(path, _SCHEMA, synchronous_full=True)
 
     def add(self, completion: Completion) -> None:
         """Queue a completion (again: a known submission id is left as it is)."""
@@ -375,7 +383,7 @@ class CatalogSynced:
     items: int = 0
 
 
-class CatalogStore:
+class CatalogStore(_SqliteFile):
     """The terminal's local copy of the catalogs, with the version of each to ask deltas from.
 
     A sync applies all its pages in one SQLite transaction and stores the version last, so a
@@ -383,25 +391,8 @@ class CatalogStore:
     """
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_CATALOG_SCHEMA)
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        # A copy lost in a power cut is synced again from the relay: no need to wait for fsync.
+        super().__init__(path, _CATALOG_SCHEMA, synchronous_full=False)
 
     def version(self, name: str) -> int:
         """The version this copy holds (0: never synced)."""
