@@ -101,7 +101,7 @@ class ChunkedBodyLimit:
         unsized = environ.get("wsgi.input_terminated") and not environ.get("CONTENT_LENGTH")
         if limit is not None and (chunked or unsized):
             stream = environ["wsgi.input"]
-            body = b""
+            body = bytearray()
             while len(body) <= limit:
                 chunk = stream.read(min(65536, limit + 1 - len(body)))
                 if not chunk:
@@ -109,8 +109,8 @@ class ChunkedBodyLimit:
                 body += chunk
             if len(body) > limit:
                 environ[self.OVER] = True
-                body = b""
-            environ["wsgi.input"] = io.BytesIO(body)
+                body.clear()
+            environ["wsgi.input"] = io.BytesIO(bytes(body))
             environ["CONTENT_LENGTH"] = str(len(body))
             environ.pop("HTTP_TRANSFER_ENCODING", None)
             environ.pop("wsgi.input_terminated", None)
