@@ -322,6 +322,12 @@ class WrkRun:
     socket_errors: dict[str, int]
     wrk_cpu_s: float
     prepared: int
+    # CPU seconds the server's gunicorn workers used during the run (set by the caller).
+    server_cpu_s: float = 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.server_cpu_s * 1000 / self.requests if self.requests else 0.0
 
     @property
     def rps(self) -> float:
@@ -450,6 +456,41 @@ def worker_cpu_seconds(master_pid: int | None) -> float:
                 times = worker.cpu_times()
                 total += times.user + times.system
     return total
+
+
+def database_cpu(database_url: str) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend connected to ``database_url``'s database.
+
+    Empty for SQLite (its work is done inside the workers and counted there). The backends are
+    found in ``pg_stat_activity`` and read from /proc, so the bench must run on the database's
+    machine as a user that may read them (root, or the postgres user).
+    """
+    if not database_url.startswith("postgresql"):
+        return {}
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[-1]
+    with psycopg.connect(
+        "host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True
+    ) as conn:
+        pids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+        ]
+    used = {}
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            times = psutil.Process(pid).cpu_times()
+            used[pid] = times.user + times.system
+    return used
+
+
+def cpu_between(before: Mapping[int, float], after: Mapping[int, float]) -> float:
+    """CPU seconds the processes of ``after`` used since ``before`` (new ones from zero)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 # -- reporting -----------------------------------------------------------------------------

@@ -93,8 +93,8 @@ class Scenario:
     """A tenant with one terminal, and the calls each hot request needs."""
 
     def __init__(self, client: FlaskClient, app: Flask) -> None:
-        from relay import tenants
         from relay.db import transaction
+        from relay.directory import tenants
 
         with app.app_context(), transaction():
             created = tenants.create("Профиль")

@@ -53,6 +53,7 @@ from bench.common import (
     run_wrk,
     spread,
     start_relay,
+    worker_cpu_seconds,
     write_requests,
 )
 from relay.client.tools.localserver import LocalRelay
@@ -82,7 +83,7 @@ class Phase:
 
 
 PHASES = [
-    Phase("inbox-304", "inbox poll, unchanged (304)", "hello", (304,), (200,), 0.70, True),
+    Phase("inbox-304", "inbox poll, unchanged (304)", "hello", (304,), (200,), 0.60, True),
     Phase(
         "inbox-changed",
         f"inbox poll, changed ({INBOX_SIZE} documents)",
@@ -92,9 +93,9 @@ PHASES = [
         None,
         True,
     ),
-    Phase("push", f"push of a {LINES}-line document", "insert + commit", (201,), (201,), 0.60),
-    Phase("claim", "claim", "SKIP LOCKED claim", (200,), (200,), 0.70),
-    Phase("complete", f"complete ({LINES} lines)", "SKIP LOCKED claim", (200,), (200,), 0.70),
+    Phase("push", f"push of a {LINES}-line document", "insert + commit", (201,), (201,), 0.35),
+    Phase("claim", "claim", "SKIP LOCKED claim", (200,), (200,), 0.35),
+    Phase("complete", f"complete ({LINES} lines)", "SKIP LOCKED claim", (200,), (200,), 0.35),
     Phase("results", "results page", "read page rows", (200,), (200,), None, True),
     Phase("ack", "ack (one result)", "insert + commit", (200,), (201,), None),
 ]
@@ -116,6 +117,10 @@ class Measured:
 
     def p99(self) -> float:
         return median([r.p99_ms for r in self.runs])
+
+    def cpu_ms(self) -> float:
+        """Median gunicorn-worker CPU-ms per request across the repeats."""
+        return median([r.cpu_ms_per_request for r in self.runs])
 
     def rps_range(self) -> str:
         return spread([r.rps for r in self.runs])
@@ -341,6 +346,8 @@ class HotPath:
         capture = None
         if server == "relay" and phase.name in ("claim", "complete"):
             capture = self.work / f"{phase.name}-{server}.captured"
+        pid = self.relay.pid if server == "relay" else self.bare.pid
+        cpu_before = worker_cpu_seconds(pid)
         run = run_wrk(
             base,
             path,
@@ -350,6 +357,7 @@ class HotPath:
             capture=capture,
             prepared=0 if self.replays(phase, server) else prepared,
         )
+        run.server_cpu_s = worker_cpu_seconds(pid) - cpu_before
         if capture is not None:
             self.collect(phase, capture)
         if not self.replays(phase, server) and run.wraps:
@@ -422,6 +430,7 @@ class HotPath:
                     f"{bare.p99():.1f}",
                     f"**{ratio:.0%}**",
                     verdict,
+                    f"{relay.cpu_ms():.2f} / {bare.cpu_ms():.2f}",
                     ", ".join(flaws) or "none",
                 ]
             )
@@ -437,6 +446,7 @@ class HotPath:
                 "p99 ms",
                 "relay ÷ bare",
                 "target",
+                "worker CPU ms per request, relay / bare",
                 "unexpected statuses",
             ],
             rows,
@@ -447,19 +457,21 @@ class HotPath:
             (m.wrk_cpu() for got in self.results.values() for m in got.values()), default=0.0
         )
 
-    def bare_rates(self, seconds: float) -> dict[str, float]:
-        """The bare stack's rates for the full cycle's limit, measured right before it.
+    def bare_rates(self, seconds: float) -> tuple[dict[str, float], dict[str, float]]:
+        """The bare stack's rates and worker CPU-ms per request for the full cycle's limit.
 
-        On a shared machine the load drifts within minutes; bare rates taken from the hot-path
-        medians could be measured under another load than the cycle runs under.
+        Measured right before the cycle: on a shared machine the load drifts within minutes;
+        bare rates taken from the hot-path medians could be measured under another load than
+        the cycle runs under.
         """
         names = {"hello": "inbox-304", "read": "inbox-changed", "insert": "push", "claim": "claim"}
         by_name = {p.name: p for p in PHASES}
-        rates = {}
+        rates, cpu_ms = {}, {}
         for key, phase in names.items():
             self.results.setdefault(phase, {"bare": Measured(), "relay": Measured()})
-            rates[key] = self.one_run(by_name[phase], "bare", seconds).rps
-        return rates
+            run = self.one_run(by_name[phase], "bare", seconds)
+            rates[key], cpu_ms[key] = run.rps, run.cpu_ms_per_request
+        return rates, cpu_ms
 
 
 def result_like() -> dict[str, Any]:
@@ -578,10 +590,12 @@ def main(argv: list[str] | None = None) -> int:
                     for phase, got in hot.results.items()
                 }
                 if "cycle" in args.phases:
+                    bare_rates, bare_cpu_ms = hot.bare_rates(args.duration)
                     result = cycle.run(
                         relay,
                         db=db,
-                        bare_rates=hot.bare_rates(args.duration),
+                        bare_rates=bare_rates,
+                        bare_cpu_ms=bare_cpu_ms,
                         terminals=args.terminals,
                         seconds=args.cycle_duration,
                         warmup=args.warmup,
@@ -608,6 +622,8 @@ def main(argv: list[str] | None = None) -> int:
         (OUT / "cycle.md").write_text(cycle_md, encoding="utf-8")
     (OUT / "results.json").write_text(json.dumps(raw, indent=1, default=str), encoding="utf-8")
     print(f"\nDone in {elapsed / 60:.1f} min; tables in {OUT}/hotpath.md and cycle.md.")
+    for row in cycle_rows:
+        print("Cost per document — " + cycle.headline(row))
     if args.update_results:
         if hot_tables:
             replace_section("hotpath", hot_md)
