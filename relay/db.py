@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from flask_sqlalchemy.session import Session
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import scoped_session
+from sqlalchemy.sql.expression import Executable
 
 from relay import jsonutil
 from relay.extensions import db
@@ -95,6 +96,18 @@ def reads_only() -> Iterator[None]:
 def set_write_intent(writes: bool) -> None:
     """Declare whether the current request may write (set once per request, before any query)."""
     _sqlite_write_intent.set(writes)
+
+
+def core(statement: Executable, params: Any = None) -> CursorResult[*tuple[Any, ...]]:
+    """Run a Core statement on the session's connection, in the session's transaction.
+
+    For the hot paths' statements, built once at import with bind parameters: a statement
+    object built once keeps its cache key, and going past the ORM session skips its
+    per-statement work (about 0.1 ms here against 0.4-0.6 ms for a statement built per call
+    and run through the session). The ORM does not see these rows: use it only for rows the
+    session has not loaded, or has no pending changes to, and nothing is autoflushed first.
+    """
+    return db.session.connection().execute(statement, params)
 
 
 @contextmanager

@@ -8,10 +8,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 
+from relay.db import core
 from relay.directory.auth import Identity
-from relay.extensions import db
 from relay.models import (
     Device,
     Group,
@@ -52,6 +52,22 @@ def keys_of(identity: Identity) -> list[str]:
     return keys
 
 
+_BUMP_ALL = (
+    update(Tenant)
+    .where(Tenant.id == bindparam("b_tenant"))
+    .values(all_inbox_seq=Tenant.all_inbox_seq + 1)
+)
+# Built once, in the order they run: devices, users, groups.
+_BUMP = {
+    kind: update(model)
+    .where(
+        model.tenant_id == bindparam("b_tenant"), model.id.in_(bindparam("b_ids", expanding=True))
+    )
+    .values(inbox_seq=model.inbox_seq + 1)
+    for model, kind in ((Device, "device"), (UserModel, "user"), (Group, "group"))
+}
+
+
 def touch(tenant_id: int, keys: Iterable[str]) -> None:
     """Bump the inbox counters of these addressees (call inside the changing transaction)."""
     by_kind: dict[str, set[uuid.UUID]] = defaultdict(set)
@@ -64,17 +80,8 @@ def touch(tenant_id: int, keys: Iterable[str]) -> None:
             by_kind[kind].add(ident)
     # A fixed order of tables and ids keeps concurrent transactions from deadlocking.
     if touch_all:
-        db.session.execute(
-            update(Tenant)
-            .where(Tenant.id == tenant_id)
-            .values(all_inbox_seq=Tenant.all_inbox_seq + 1)
-        )
-    for model, kind in ((Device, "device"), (UserModel, "user"), (Group, "group")):
+        core(_BUMP_ALL, {"b_tenant": tenant_id})
+    for kind, statement in _BUMP.items():
         ids = sorted(by_kind.get(kind, ()))
         if ids:
-            db.session.execute(
-                update(model)
-                .where(model.tenant_id == tenant_id, model.id.in_(ids))
-                .values(inbox_seq=model.inbox_seq + 1)
-                .execution_options(synchronize_session=False)
-            )
+            core(statement, {"b_tenant": tenant_id, "b_ids": ids})

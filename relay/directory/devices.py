@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import segno
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from relay.directory import addressees, auth
@@ -220,13 +220,16 @@ def get(tenant_id: int, device_id: uuid.UUID | None) -> Device:
     return device
 
 
+_BY_PIN = select(Device).where(
+    Device.tenant_id == bindparam("tenant_id"),
+    Device.pin == bindparam("pin"),
+    Device.status == "active",
+)
+
+
 def by_pin(tenant_id: int, pin: str) -> Device:
     """Return the active device with ``pin`` or raise the message accounting users know."""
-    device = db.session.scalars(
-        select(Device).where(
-            Device.tenant_id == tenant_id, Device.pin == pin, Device.status == "active"
-        )
-    ).first()
+    device = db.session.scalars(_BY_PIN, {"tenant_id": tenant_id, "pin": pin}).first()
     if device is None:
         raise NotFound(
             f"Device not found by PIN {pin}. Documents were not uploaded.",

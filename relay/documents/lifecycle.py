@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import Select, and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import defer
 
+from relay.db import core
 from relay.directory import addressees, users
 from relay.directory.auth import Identity
 from relay.documents import events, inbox, parts, routing
@@ -50,17 +51,36 @@ def create(document: Document, to: Sequence[Addressee]) -> Instance:
     return instance
 
 
+_ADDRESS = insert(InstanceAddressee)
+
+
 def _address(instance: Instance, to: Sequence[Addressee]) -> None:
-    for addressee in to:
-        db.session.add(
-            InstanceAddressee(
-                tenant_id=instance.tenant_id,
-                instance_id=instance.id,
-                key=addressee.key,
-                listed=instance.state in OPEN_STATES,
-            )
+    """List a flushed instance under its addressees (written at once) and bump their inboxes."""
+    if to:
+        listed = instance.state in OPEN_STATES
+        core(
+            _ADDRESS,
+            [
+                {
+                    "tenant_id": instance.tenant_id,
+                    "instance_id": instance.id,
+                    "key": addressee.key,
+                    "listed": listed,
+                }
+                for addressee in to
+            ],
         )
     addressees.touch(instance.tenant_id, [a.key for a in to])
+
+
+_ADDRESSEE_KEYS = (
+    select(InstanceAddressee.instance_id, InstanceAddressee.key)
+    .where(
+        InstanceAddressee.tenant_id == bindparam("tenant_id"),
+        InstanceAddressee.instance_id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(InstanceAddressee.key)
+)
 
 
 def addressee_keys(tenant_id: int, instance_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
@@ -68,12 +88,7 @@ def addressee_keys(tenant_id: int, instance_ids: Iterable[uuid.UUID]) -> dict[uu
     ids = list(instance_ids)
     out: dict[uuid.UUID, list[str]] = {i: [] for i in ids}
     if ids:
-        rows = db.session.execute(
-            select(InstanceAddressee.instance_id, InstanceAddressee.key)
-            .where(InstanceAddressee.tenant_id == tenant_id, InstanceAddressee.instance_id.in_(ids))
-            .order_by(InstanceAddressee.key)
-        )
-        for instance_id, key in rows:
+        for instance_id, key in core(_ADDRESSEE_KEYS, {"tenant_id": tenant_id, "ids": ids}):
             out[instance_id].append(key)
     return out
 
@@ -85,6 +100,16 @@ def holder_keys(instance: Instance) -> list[str]:
     if instance.holder_user_id is not None:
         keys.append(addressees.user_key(instance.holder_user_id))
     return keys
+
+
+_LISTED = (
+    update(InstanceAddressee)
+    .where(
+        InstanceAddressee.tenant_id == bindparam("b_tenant"),
+        InstanceAddressee.instance_id == bindparam("b_instance"),
+    )
+    .values(listed=bindparam("b_listed"))
+)
 
 
 def move(
@@ -99,14 +124,7 @@ def move(
     instance.state = state
     instance.updated_at = utcnow()
     listed = state == InstanceState.QUEUED or (collective and state == InstanceState.CLAIMED)
-    db.session.execute(
-        update(InstanceAddressee)
-        .where(
-            InstanceAddressee.tenant_id == instance.tenant_id,
-            InstanceAddressee.instance_id == instance.id,
-        )
-        .values(listed=listed)
-    )
+    core(_LISTED, {"b_tenant": instance.tenant_id, "b_instance": instance.id, "b_listed": listed})
     addressees.touch(instance.tenant_id, [*keys, *holder_keys(instance)])
 
 
@@ -143,6 +161,28 @@ def _loaded(instance: Instance) -> Loaded:
     return Loaded(instance=instance, document=document, keys=keys)
 
 
+def _load_statement(for_update: bool, content: bool) -> Select[Instance, Document]:
+    stmt = (
+        select(Instance, Document)
+        .join(
+            Document,
+            and_(Document.tenant_id == Instance.tenant_id, Document.id == Instance.document_id),
+        )
+        .where(
+            Instance.tenant_id == bindparam("tenant_id"), Instance.id == bindparam("instance_id")
+        )
+    )
+    if for_update:
+        stmt = stmt.with_for_update(of=Instance)
+    if not content:  # the header and lines then load only if something reads them
+        stmt = stmt.options(defer(Document.header), defer(Document.lines))
+    return stmt
+
+
+# Built once: (for_update, content) -> the statement.
+_LOAD = {(f, c): _load_statement(f, c) for f in (False, True) for c in (False, True)}
+
+
 def load(
     identity: Identity,
     instance_id: uuid.UUID,
@@ -158,19 +198,10 @@ def load(
     was refused.
     """
     # The instance (locked when asked) and its document in one round trip.
-    stmt = (
-        select(Instance, Document)
-        .join(
-            Document,
-            and_(Document.tenant_id == Instance.tenant_id, Document.id == Instance.document_id),
-        )
-        .where(Instance.tenant_id == identity.tenant_id, Instance.id == instance_id)
-    )
-    if for_update:
-        stmt = stmt.with_for_update(of=Instance)
-    if not content:  # the header and lines then load only if something reads them
-        stmt = stmt.options(defer(Document.header), defer(Document.lines))
-    row = db.session.execute(stmt).first()
+    stmt = _LOAD[for_update, content]
+    row = db.session.execute(
+        stmt, {"tenant_id": identity.tenant_id, "instance_id": instance_id}
+    ).first()
     if row is None:
         raise _not_found(instance_id)
     instance, document = row
@@ -613,6 +644,61 @@ def mark_processed(by: Identity | None, result: Result, via: str) -> None:
         instance_id=result.instance_id,
         result_id=str(result.id),
         via=via,
+    )
+
+
+_MARK_RESULTS = (
+    update(Result)
+    .where(
+        Result.tenant_id == bindparam("b_tenant"),
+        Result.id.in_(bindparam("b_ids", expanding=True)),
+        Result.processed_at.is_(None),
+    )
+    .values(processed_at=bindparam("b_at"), processed_via=bindparam("b_via"))
+)
+_PENDING_RESULT = (
+    select(Result.id)
+    .where(
+        Result.tenant_id == Instance.tenant_id,
+        Result.instance_id == Instance.id,
+        Result.processed_at.is_(None),
+    )
+    .exists()
+)
+_CLOSE_INSTANCES = (
+    update(Instance)
+    .where(
+        Instance.tenant_id == bindparam("b_tenant"),
+        Instance.id.in_(bindparam("b_ids", expanding=True)),
+        Instance.state == InstanceState.COMPLETED,
+        ~_PENDING_RESULT,
+    )
+    .values(state=InstanceState.PROCESSED, updated_at=bindparam("b_at"))
+)
+
+
+def mark_many_processed(
+    by: Identity,
+    results: Sequence[tuple[uuid.UUID, uuid.UUID, uuid.UUID]],
+    via: str,
+) -> None:
+    """``mark_processed`` for results (id, document id, instance id) of the caller's tenant
+    that the caller has locked and found unprocessed, in five statements for any number."""
+    if not results:
+        return
+    tenant_id, now = by.tenant_id, utcnow()
+    ids = [result_id for result_id, _, _ in results]
+    core(_MARK_RESULTS, {"b_tenant": tenant_id, "b_ids": ids, "b_at": now, "b_via": via})
+    if via != "webhook":
+        outbox.settle_many(tenant_id, ids)
+    instance_ids = sorted({instance_id for _, _, instance_id in results})
+    core(_CLOSE_INSTANCES, {"b_tenant": tenant_id, "b_ids": instance_ids, "b_at": now})
+    events.record_many(
+        [
+            (tenant_id, document_id, "processed", instance_id, {"result_id": str(i), "via": via})
+            for i, document_id, instance_id in results
+        ],
+        by,
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import bindparam, delete, exists, select
 from sqlalchemy.exc import IntegrityError
 
 from relay import jsonutil
@@ -230,16 +230,21 @@ def _push_one(
     return _instantiate(existing, plan, "replaced")
 
 
+_LOCKED = (
+    select(Document)
+    .where(
+        Document.tenant_id == bindparam("tenant_id"),
+        Document.business_process == bindparam("key"),
+        Document.external_id == bindparam("external_id"),
+    )
+    .with_for_update()
+)
+
+
 def _locked(tenant_id: int, process_key: str, external_id: str) -> Document | None:
     """The document a push of ``external_id`` meets, locked for the rest of the push."""
     return db.session.scalars(
-        select(Document)
-        .where(
-            Document.tenant_id == tenant_id,
-            Document.business_process == process_key,
-            Document.external_id == external_id,
-        )
-        .with_for_update()
+        _LOCKED, {"tenant_id": tenant_id, "key": process_key, "external_id": external_id}
     ).first()
 
 

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import bindparam, select, tuple_
 
+from relay.db import core
 from relay.directory.auth import Identity
 from relay.documents import lifecycle
 from relay.errors import NotFound
@@ -65,18 +66,26 @@ class Acked(NamedTuple):
     already_processed: list[uuid.UUID]
 
 
+_ACK_LOCK = (
+    select(Result.id, Result.document_id, Result.instance_id, Result.processed_at)
+    .where(
+        Result.tenant_id == bindparam("tenant_id"),
+        Result.id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(Result.id)
+    .with_for_update()
+)
+
+
 def ack(by: Identity, ids: Sequence[uuid.UUID]) -> Acked:
-    """Mark results processed; return (newly processed, already processed). All or nothing."""
+    """Mark results processed; return (newly processed, already processed). All or nothing.
+
+    A page of results is acknowledged in a fixed number of statements, whatever its size: the
+    results are locked in id order (as a webhook delivery locks one), then marked, their
+    deliveries settled, their instances closed and their events written, each set-wise.
+    """
     wanted = list(dict.fromkeys(ids))
-    found = {
-        r.id: r
-        for r in db.session.scalars(
-            select(Result)
-            .where(Result.tenant_id == by.tenant_id, Result.id.in_(wanted))
-            .order_by(Result.id)
-            .with_for_update()
-        )
-    }
+    found = {row.id: row for row in core(_ACK_LOCK, {"tenant_id": by.tenant_id, "ids": wanted})}
     missing = [i for i in wanted if i not in found]
     if missing:
         raise NotFound(
@@ -86,12 +95,9 @@ def ack(by: Identity, ids: Sequence[uuid.UUID]) -> Acked:
             code="result_not_found",
             details={"ids": [str(i) for i in missing]},
         )
-    processed, already = [], []
-    for result_id in wanted:
-        result = found[result_id]
-        if result.processed_at is not None:
-            already.append(result_id)
-        else:
-            lifecycle.mark_processed(by, result, "ack")
-            processed.append(result_id)
+    processed = [i for i in wanted if found[i].processed_at is None]
+    already = [i for i in wanted if found[i].processed_at is not None]
+    lifecycle.mark_many_processed(
+        by, [(i, found[i].document_id, found[i].instance_id) for i in processed], "ack"
+    )
     return Acked(processed, already)
