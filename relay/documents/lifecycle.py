@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import defer
 
 from relay.db import core
@@ -112,19 +112,34 @@ _LISTED = (
 )
 
 
+def _listed(state: str, collective: bool) -> bool:
+    """Whether an instance in ``state`` shows in its addressees' inboxes."""
+    return state == InstanceState.QUEUED or (collective and state == InstanceState.CLAIMED)
+
+
 def move(
-    instance: Instance, state: InstanceState, keys: Sequence[str], *, collective: bool = False
+    instance: Instance,
+    state: InstanceState,
+    keys: Sequence[str],
+    *,
+    collective: bool = False,
+    listed_before: bool | None = None,
 ) -> None:
     """Set an instance's state, keep the inbox index in step, and bump the affected inboxes.
 
     An instance is listed in its addressees' inboxes while queued, and a collective one also
     while in progress (others may still join). Call this after changing the holder, passing
-    the old holder's keys in ``keys`` when the holder is replaced.
+    the old holder's keys in ``keys`` when the holder is replaced. A caller that knows the
+    instance's inbox flag before the move passes it in ``listed_before``: an unchanged flag
+    is then not written again.
     """
     instance.state = state
     instance.updated_at = utcnow()
-    listed = state == InstanceState.QUEUED or (collective and state == InstanceState.CLAIMED)
-    core(_LISTED, {"b_tenant": instance.tenant_id, "b_instance": instance.id, "b_listed": listed})
+    listed = _listed(state, collective)
+    if listed != listed_before:
+        core(
+            _LISTED, {"b_tenant": instance.tenant_id, "b_instance": instance.id, "b_listed": listed}
+        )
     addressees.touch(instance.tenant_id, [*keys, *holder_keys(instance)])
 
 
@@ -161,9 +176,20 @@ def _loaded(instance: Instance) -> Loaded:
     return Loaded(instance=instance, document=document, keys=keys)
 
 
-def _load_statement(for_update: bool, content: bool) -> Select[Instance, Document]:
+# An instance's addressee keys, space-separated (a key holds no space), in the same round trip.
+_KEYS_OF_INSTANCE = (
+    select(func.aggregate_strings(InstanceAddressee.key, " "))
+    .where(
+        InstanceAddressee.tenant_id == Instance.tenant_id,
+        InstanceAddressee.instance_id == Instance.id,
+    )
+    .scalar_subquery()
+)
+
+
+def _load_statement(for_update: bool, content: bool) -> Select[Instance, Document, str | None]:
     stmt = (
-        select(Instance, Document)
+        select(Instance, Document, _KEYS_OF_INSTANCE)
         .join(
             Document,
             and_(Document.tenant_id == Instance.tenant_id, Document.id == Instance.document_id),
@@ -197,19 +223,15 @@ def load(
     away gets ``409 claim_lost`` instead: it knows the document, and should hear why its work
     was refused.
     """
-    # The instance (locked when asked) and its document in one round trip.
+    # The instance (locked when asked), its document and its addressees in one round trip.
     stmt = _LOAD[for_update, content]
     row = db.session.execute(
         stmt, {"tenant_id": identity.tenant_id, "instance_id": instance_id}
     ).first()
     if row is None:
         raise _not_found(instance_id)
-    instance, document = row
-    loaded = Loaded(
-        instance=instance,
-        document=document,
-        keys=addressee_keys(instance.tenant_id, [instance.id])[instance.id],
-    )
+    instance, document, keys = row
+    loaded = Loaded(instance=instance, document=document, keys=sorted((keys or "").split()))
     if not inbox.can_see(identity, instance, loaded.keys):
         if lost_claim_is_conflict and _held_before(identity, instance):
             raise _claim_lost()

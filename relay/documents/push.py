@@ -3,6 +3,7 @@
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -180,7 +181,7 @@ def _push_one(
     existing = _locked(by.tenant_id, process.key, doc["external_id"])
     if existing is None:
         try:
-            with db.session.begin_nested():
+            with _racing_insert():
                 return create(
                     by,
                     process,
@@ -239,6 +240,18 @@ _LOCKED = (
     )
     .with_for_update()
 )
+
+
+def _racing_insert() -> AbstractContextManager[Any]:
+    """A savepoint where a concurrent push can store the same external_id first.
+
+    On PostgreSQL that push's unique key stops this insert, and the savepoint keeps the rest of
+    the transaction. SQLite runs one write transaction at a time (BEGIN IMMEDIATE): the lookup
+    that found no document holds for the whole push, so no savepoint is needed.
+    """
+    if db.engine.dialect.name == "sqlite":
+        return nullcontext()
+    return db.session.begin_nested()
 
 
 def _locked(tenant_id: int, process_key: str, external_id: str) -> Document | None:

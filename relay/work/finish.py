@@ -66,8 +66,13 @@ def finish(
     instance.completed_at = now
     instance.claim_token_hash = None
     instance.claim_expires_at = None
+    # A claimed instance is listed only when collective (others may still join).
     lifecycle.move(
-        instance, InstanceState.COMPLETED, loaded.keys, collective=process.collective_work
+        instance,
+        InstanceState.COMPLETED,
+        loaded.keys,
+        collective=process.collective_work,
+        listed_before=process.collective_work,
     )
     events.record(
         document.tenant_id,
