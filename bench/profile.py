@@ -176,13 +176,37 @@ class Scenario:
         result = self.results.pop()
         self.call("POST", "/api/v1/results/ack", self.accounting, {"ids": [result]}, 200)
 
+    def cycle(self, documents: int) -> None:
+        """``documents`` full cycles as the bench's terminals and accounting client run them:
+        push, inbox, document, claim, complete each; then the feed read and acknowledged in
+        pages of 100."""
+        self.results.clear()
+        for _ in range(documents):
+            self.push()
+            self.inbox_changed()
+            self.call("GET", f"/api/v1/terminal/documents/{self.queued[-1]}", self.terminal)
+            self.claim()
+            self.complete()
+        while True:
+            page = self.call("GET", "/api/v1/results?limit=100", self.accounting)
+            ids = [r["id"] for r in page["results"]]
+            if not ids:
+                break
+            self.call("POST", "/api/v1/results/ack", self.accounting, {"ids": ids}, 200)
+        self.results.clear()
 
-def run(kind: str, requests: int) -> list[tuple[str, float, float, int, list[str]]]:
+
+def run(kind: str, requests: int) -> list[tuple[str, float, float, float, int, list[str]]]:
     from pyinstrument import Profiler
 
     with tempfile.TemporaryDirectory() as workdir:
         app = build_app(database_url(kind, Path(workdir)))
         statements = Statements(app)
+        from relay import db as database
+
+        holds: list[float] = []
+        # Absent from relay trees older than issue 16: profiling one of those reports no holds.
+        getattr(database, "WRITE_LOCK_OBSERVERS", []).append(holds.append)
         client = app.test_client()
         scenario = Scenario(client, app)
         for _ in range(3 * requests):  # warm-up, and a stock for the claims and completions
@@ -207,6 +231,7 @@ def run(kind: str, requests: int) -> list[tuple[str, float, float, int, list[str
             per_request = statements.count
             sql = list(seen)
             times, cpu = [], []
+            holds.clear()
             for _ in range(requests):  # timed without the profiler's overhead
                 started, started_cpu = time.perf_counter(), time.process_time()
                 operation()
@@ -224,10 +249,30 @@ def run(kind: str, requests: int) -> list[tuple[str, float, float, int, list[str
                     name,
                     statistics.median(times) * 1000,
                     statistics.mean(cpu) * 1000,
+                    statistics.median(holds) * 1000 if holds else 0.0,
                     per_request,
                     sql,
                 )
             )
+        # The whole cycle, CPU per document: the in-process counterpart of `make bench`'s
+        # headline (no HTTP server), for before/after comparisons on a busy machine.
+        documents = max(10, requests // 4)
+        scenario.cycle(documents)
+        per_document = []
+        for _ in range(5):
+            started_cpu = time.process_time()
+            scenario.cycle(documents)
+            per_document.append((time.process_time() - started_cpu) / documents)
+        rows.append(
+            (
+                f"full cycle, per document (median of 5 × {documents})",
+                0.0,
+                statistics.median(per_document) * 1000,
+                0.0,
+                0,
+                [],
+            )
+        )
         return rows
 
 
@@ -238,12 +283,18 @@ def main() -> None:
     parser.add_argument("--sql", action="store_true", help="list each request's statements")
     args = parser.parse_args()
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    print("| database | request | median wall ms | mean CPU ms | SQL statements |")
-    print("|---|---|---:|---:|---:|")
+    print(
+        "| database | request | median wall ms | mean CPU ms | SQLite write lock held, "
+        "median ms | SQL statements |"
+    )
+    print("|---|---|---:|---:|---:|---:|")
     listings = []
     for kind in kinds:
-        for name, ms, cpu_ms, count, sql in run(kind, args.requests):
-            print(f"| {kind} | {name} | {ms:.2f} | {cpu_ms:.2f} | {count} |")
+        for name, ms, cpu_ms, held_ms, count, sql in run(kind, args.requests):
+            held = f"{held_ms:.2f}" if kind == "sqlite" and held_ms else "–"
+            wall = f"{ms:.2f}" if ms else "–"
+            statements = str(count) if count else "–"
+            print(f"| {kind} | {name} | {wall} | {cpu_ms:.2f} | {held} | {statements} |")
             listings.append((kind, name, sql))
     if args.sql:
         for kind, name, sql in listings:

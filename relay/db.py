@@ -10,7 +10,8 @@ the view does its work, not while the body is parsed and validated.
 """
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -80,7 +81,46 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout: float) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if _sqlite_write_intent.get() else "BEGIN")
+        if _sqlite_write_intent.get():
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # The write lock is held from here to the end of the COMMIT (its fsync included).
+            _lock_taken[id(connection.connection.dbapi_connection)] = time.perf_counter()
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(dbapi_connection: Any) -> None:
+        try:
+            commit(dbapi_connection)
+        finally:
+            _lock_released(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        try:
+            rollback(dbapi_connection)
+        finally:
+            _lock_released(dbapi_connection)
+
+    # The dialect instance is this engine's own: its commit and rollback now time the lock.
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
+
+# SQLite's write lock: when each connection took it (by the DBAPI connection's id), and who
+# wants to know how long it was held (the metrics, the benchmarks).
+_lock_taken: dict[int, float] = {}
+WRITE_LOCK_OBSERVERS: list[Callable[[float], None]] = []
+
+
+def _lock_released(connection: Any) -> None:
+    # SQLAlchemy hands the dialect its pool's proxy of the DBAPI connection.
+    taken = _lock_taken.pop(id(getattr(connection, "dbapi_connection", connection)), None)
+    if taken is not None:
+        held = time.perf_counter() - taken
+        for observe in WRITE_LOCK_OBSERVERS:
+            observe(held)
 
 
 @contextmanager

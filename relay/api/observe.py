@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -31,7 +31,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from relay import logs
-from relay.db import reads_only
+from relay.db import WRITE_LOCK_OBSERVERS, reads_only
 from relay.errors import Forbidden, Unauthorized
 from relay.maintenance import gauges
 from relay.timeutil import utcnow
@@ -47,6 +47,13 @@ LATENCY = Histogram(
     ["endpoint", "method"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
+WRITE_LOCK = Histogram(
+    "relay_sqlite_write_lock_seconds",
+    "SQLite: how long a write transaction held the database's one write lock, from BEGIN "
+    "IMMEDIATE to the end of its COMMIT or ROLLBACK, by endpoint (background: the worker).",
+    ["endpoint"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
+)
 REQUEST_ID_HEADER = "X-Request-ID"
 
 
@@ -57,6 +64,13 @@ def init_app(app: Flask) -> None:
     app.teardown_request(_forget)
     app.extensions["relay_gauges"] = DomainCollector(float(app.config["METRICS_CACHE_SECONDS"]))
     app.add_url_rule("/metrics", "metrics", metrics)
+    if _observe_write_lock not in WRITE_LOCK_OBSERVERS:
+        WRITE_LOCK_OBSERVERS.append(_observe_write_lock)
+
+
+def _observe_write_lock(held: float) -> None:
+    endpoint = (request.endpoint or "unmatched") if has_request_context() else "background"
+    WRITE_LOCK.labels(endpoint).observe(held)
 
 
 def _start() -> None:

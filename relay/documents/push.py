@@ -136,8 +136,11 @@ def push(
     ``next_target`` is where the document chained from each of these goes when it completes
     (its process's ``next_business_process``); without it, the next process's own default.
     """
-    process = enabled_process(by.tenant_id, process_key)
     next_target = next_target or Target()
+    # Computed before the first query: on SQLite that query takes the write lock, which is
+    # then held until the commit, so the lock is not held while the lines are hashed.
+    digests = [content_hash(doc, target, next_target) for doc in docs]
+    process = enabled_process(by.tenant_id, process_key)
     seen = Counter(doc["external_id"] for doc in docs)
     repeated = sorted(ext for ext, n in seen.items() if n > 1)
     if repeated:
@@ -151,8 +154,8 @@ def push(
     plan = routing.route(process, target, routing.SqlDirectory(by.tenant_id))
     outcomes: list[Pushed] = []
     in_progress: list[str] = []
-    for doc in docs:
-        outcome = _push_one(by, process, target, next_target, plan, doc)
+    for doc, digest in zip(docs, digests, strict=True):
+        outcome = _push_one(by, process, target, next_target, plan, doc, digest)
         if outcome is None:
             in_progress.append(doc["external_id"])
         else:
@@ -176,8 +179,8 @@ def _push_one(
     next_target: Target,
     plan: routing.Plan,
     doc: Mapping[str, Any],
+    digest: str,
 ) -> Pushed | None:
-    digest = content_hash(doc, target, next_target)
     existing = _locked(by.tenant_id, process.key, doc["external_id"])
     if existing is None:
         try:

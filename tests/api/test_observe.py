@@ -65,6 +65,28 @@ def test_metrics_count_requests_by_endpoint_and_status(client: FlaskClient) -> N
     assert sample(text, count, endpoint="health.Healthz") >= 3
 
 
+def test_sqlite_write_lock_hold_is_measured_per_endpoint(
+    app: Flask, api: Client, tenant: TenantKeys
+) -> None:
+    """Each write transaction's hold of SQLite's write lock lands in a histogram by endpoint;
+    reads take no write lock and are not counted."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("PostgreSQL has no database-wide write lock")
+    terminal = api.enroll(tenant)
+    name = "relay_sqlite_write_lock_seconds_count"
+    before = api.get("/metrics").get_data(as_text=True)
+    for n in range(3):
+        api.push(tenant, "purchase-receipt", [doc(f"lock-{n}")], target={"pin": terminal.pin})
+    api.get("/api/v1/terminal/documents", terminal.token)
+    text = api.get("/metrics").get_data(as_text=True)
+    pushes = sample(text, name, endpoint="documents.DocumentsView")
+    assert pushes - sample(before, name, endpoint="documents.DocumentsView") == 3
+    inbox = "terminal.InboxView"
+    assert sample(text, name, endpoint=inbox) == sample(before, name, endpoint=inbox)
+    held = sample(text, "relay_sqlite_write_lock_seconds_sum", endpoint="documents.DocumentsView")
+    assert 0 < held < 30
+
+
 def test_domain_gauges(
     app: Flask, api: Client, tenant: TenantKeys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
