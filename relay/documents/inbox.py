@@ -7,13 +7,14 @@ arrive with authentication in one query: polling an unchanged inbox reads no doc
 The counters are read before the documents, so an ETag is never newer than the list it names.
 """
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, select, union_all
+from sqlalchemy import BindParameter, Select, and_, bindparam, select, union_all
 from sqlalchemy.orm import defer
 
 from relay import paging
@@ -79,50 +80,51 @@ def etag(audience: Audience, *params: object) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-def _held(identity: Identity) -> list[Any]:
+def _held(with_user: bool) -> list[Any]:
     """Instances the caller holds (or held when they were cancelled), and collective ones it
     joined: listed whatever became of their addressees."""
-    conditions = [Instance.holder_device_id == identity.device_id]
-    if identity.user_id is not None:
-        conditions.append(Instance.holder_user_id == identity.user_id)
+    conditions = [Instance.holder_device_id == bindparam("device_id")]
+    if with_user:
+        conditions.append(Instance.holder_user_id == bindparam("user_id"))
     held = [
         select(Instance.id.label("id")).where(
-            Instance.tenant_id == identity.tenant_id, cond, Instance.state.in_(HELD)
+            Instance.tenant_id == bindparam("tenant_id"), cond, Instance.state.in_(HELD)
         )
         for cond in conditions
     ]
     joined = select(Part.instance_id.label("id")).where(
-        Part.tenant_id == identity.tenant_id,
-        Part.device_id == identity.device_id,
+        Part.tenant_id == bindparam("tenant_id"),
+        Part.device_id == bindparam("device_id"),
         Part.state == OPEN,
     )
     return [*held, joined]
 
 
-def page_query(
-    identity: Identity, audience: Audience, after: uuid.UUID | None, limit: int
-) -> Select[Instance, Document]:
-    """Select one page of the caller's inbox: instances and their documents, oldest first.
+@functools.lru_cache(maxsize=64)
+def _page_statement(keys: int, with_user: bool, with_after: bool) -> Select[Instance, Document]:
+    """The inbox page for ``keys`` addressee keys (bound as key_0 …), built once per shape.
 
-    Each addressee key is read from its own index range (ordered, limited) and the ranges are
-    merged, so the cost follows the page size, not the length of the queue.
+    Built per request, this statement (a union of a range per key) cost more to build and to
+    key for the statement cache than to run.
     """
+    limit: BindParameter[int] = bindparam("limit_1")  # the page size plus one: more follow?
+    after: BindParameter[uuid.UUID] = bindparam("after")
     parts = []
-    for key in audience.keys:
+    for n in range(keys):
         stmt = select(InstanceAddressee.instance_id.label("id")).where(
-            InstanceAddressee.tenant_id == identity.tenant_id,
-            InstanceAddressee.key == key,
+            InstanceAddressee.tenant_id == bindparam("tenant_id"),
+            InstanceAddressee.key == bindparam(f"key_{n}"),
             # Plain "listed" (``listed = 1`` on SQLite), as the partial index says it.
             InstanceAddressee.listed,
         )
-        if after is not None:
+        if with_after:
             stmt = stmt.where(InstanceAddressee.instance_id > after)
-        parts.append(stmt.order_by(InstanceAddressee.instance_id).limit(limit + 1).subquery())
-    for stmt in _held(identity):
+        parts.append(stmt.order_by(InstanceAddressee.instance_id).limit(limit).subquery())
+    for stmt in _held(with_user):
         column = stmt.selected_columns.id
-        if after is not None:
+        if with_after:
             stmt = stmt.where(column > after)
-        parts.append(stmt.order_by(column).limit(limit + 1).subquery())
+        parts.append(stmt.order_by(column).limit(limit).subquery())
     ids = union_all(*(select(part.c.id) for part in parts))
     return (
         select(Instance, Document)
@@ -130,21 +132,43 @@ def page_query(
             Document,
             and_(Document.tenant_id == Instance.tenant_id, Document.id == Instance.document_id),
         )
-        .where(Instance.tenant_id == identity.tenant_id, Instance.id.in_(ids))
+        .where(Instance.tenant_id == bindparam("tenant_id"), Instance.id.in_(ids))
         .order_by(Instance.id)
-        .limit(limit + 1)
+        .limit(limit)
         # A list item shows no header or lines: parsing their JSON was most of a page's cost.
         .options(defer(Document.header), defer(Document.lines))
     )
+
+
+def page_query(
+    identity: Identity, audience: Audience, after: uuid.UUID | None, limit: int
+) -> tuple[Select[Instance, Document], dict[str, Any]]:
+    """Select one page of the caller's inbox: instances and their documents, oldest first.
+
+    Each addressee key is read from its own index range (ordered, limited) and the ranges are
+    merged, so the cost follows the page size, not the length of the queue. Returns the
+    statement and its parameters.
+    """
+    stmt = _page_statement(len(audience.keys), identity.user_id is not None, after is not None)
+    params: dict[str, Any] = {
+        "tenant_id": identity.tenant_id,
+        "device_id": identity.device_id,
+        "limit_1": limit + 1,
+        **{f"key_{n}": key for n, key in enumerate(audience.keys)},
+    }
+    if identity.user_id is not None:
+        params["user_id"] = identity.user_id
+    if after is not None:
+        params["after"] = after
+    return stmt, params
 
 
 def page(
     identity: Identity, audience: Audience, after: uuid.UUID | None, limit: int
 ) -> Page[tuple[Instance, Document]]:
     """Return one page of the inbox and the cursor of the next page (None on the last)."""
-    rows = [
-        (row[0], row[1]) for row in db.session.execute(page_query(identity, audience, after, limit))
-    ]
+    stmt, params = page_query(identity, audience, after, limit)
+    rows = [(row[0], row[1]) for row in db.session.execute(stmt, params)]
     return paging.page(rows, limit, lambda row: str(row[0].id))
 
 
