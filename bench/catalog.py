@@ -328,13 +328,11 @@ def run_db(
             }
             deltas.append(row)
             log(f"    delta {delta_size} of {catalog_size:,}: {row}")
-            if delta_size == 100:
-                statements = capture(
-                    app, lambda t=tenant, b=base: pull(client, t, b), "catalog_items"
-                )
-                plans[f"delta query, catalog {catalog_size:,}, 100 changed"] = (
-                    statements[0][0] + "\n\n" + explain(app, *statements[0])
-                )
+            # The first page's query, at both sizes and both delta sizes.
+            statements = capture(app, lambda t=tenant, b=base: pull(client, t, b), "catalog_items")
+            plans[f"delta query, catalog {catalog_size:,}, {delta_size:,} changed"] = (
+                statements[0][0] + "\n\n" + explain(app, *statements[0])
+            )
     record["deltas"] = deltas
 
     log(f"{kind}: {lookups} barcode lookups at {size:,}")
