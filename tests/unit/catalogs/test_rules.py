@@ -205,3 +205,27 @@ def test_rows_written_in_bulk_read_back_as_the_orm_writes_them(tenant_id: int) -
     # What was written compares equal to the same item sent again: no new version.
     with transaction():
         assert changes.merge(tenant_id, "products", [product], SETTINGS, utcnow()).changed == 0
+
+
+def test_text_that_copy_escapes_reads_back_unchanged(tenant_id: int) -> None:
+    # COPY's text format gives tab, newline and backslash a meaning of their own.
+    awkward = "p\t1\\N\n\"'ё"
+    product = {
+        "id": awkward,
+        "name": "a\\tb\r\nc",
+        "unit": "\\",
+        "barcodes": [{"barcode": "20\t00", "unit": "\\N", "factor": 2}],
+    }
+    with transaction():
+        changes.merge(tenant_id, "products", [product], SETTINGS, utcnow())
+    page = deltas.page(changes.find(tenant_id, "products"), 0, None, 10)
+    assert page.items == [
+        {
+            "id": awkward,
+            "name": "a\\tb\r\nc",
+            "unit": "\\",
+            "barcodes": [{"barcode": "20\t00", "unit": "\\N", "factor": 2}],
+        }
+    ]
+    found = db.session.scalars(select(CatalogBarcode).where(CatalogBarcode.item_id == awkward))
+    assert [(b.barcode, b.unit) for b in found] == [("20\t00", "\\N")]
