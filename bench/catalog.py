@@ -25,9 +25,12 @@ Figures go to bench/out/catalog-<db>.json and plans to bench/out/catalog-plans-<
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
 import os
 import platform
+import pstats
 import random
 import statistics
 import subprocess
@@ -107,8 +110,14 @@ def make_tenant(app: Flask, client: FlaskClient, name: str) -> Tenant:
     return Tenant(tenant_id, accounting, token)
 
 
-def load(app: Flask, tenant: Tenant, size: int, settings: Settings) -> dict[str, float]:
-    """Upload ``size`` products in packets through the domain; time packets and commit."""
+def load(
+    app: Flask, tenant: Tenant, size: int, settings: Settings, profile: str = ""
+) -> dict[str, float]:
+    """Upload ``size`` products in packets through the domain; time packets and commit.
+
+    With ``profile`` (a file name in bench/out), the commit runs under cProfile and its
+    statistics go to that file (``.prof``) and a text summary beside it (``.txt``).
+    """
     count = -(-size // PACKET)
     started = time.perf_counter()
     cpu = time.process_time()
@@ -124,10 +133,18 @@ def load(app: Flask, tenant: Tenant, size: int, settings: Settings) -> dict[str,
             if number % 40 == 0:
                 log(f"    packet {number}/{count}")
         sent = time.perf_counter()
+        sent_cpu = time.process_time()
+        profiler = cProfile.Profile() if profile else None
+        if profiler:
+            profiler.enable()
         with transaction():
             outcome = uploads.commit(tenant.id, "products", upload_id, False, settings, utcnow())
+        if profiler:
+            profiler.disable()
+            write_profile(profiler, profile)
         db.session.remove()
     done = time.perf_counter()
+    commit_cpu = time.process_time() - sent_cpu
     assert outcome["changed"] == size, outcome
     total = done - started
     return {
@@ -135,11 +152,23 @@ def load(app: Flask, tenant: Tenant, size: int, settings: Settings) -> dict[str,
         "rows": size * 3,
         "packets_s": sent - started,
         "commit_s": done - sent,
+        "commit_cpu_s": commit_cpu,
         "total_s": total,
         "cpu_s": time.process_time() - cpu,
         "items_per_s": size / total,
         "rows_per_s": size * 3 / total,
     }
+
+
+def write_profile(profiler: cProfile.Profile, name: str) -> None:
+    """Keep a profile's statistics and a summary: the top functions by own and total time."""
+    profiler.dump_stats(OUT / f"{name}.prof")
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("tottime").print_stats(30)
+    stats.sort_stats("cumulative").print_stats(40)
+    (OUT / f"{name}.txt").write_text(text.getvalue())
+    log(f"    commit profile → bench/out/{name}.txt")
 
 
 def http_packets(client: FlaskClient, tenant: Tenant, n: int) -> dict[str, float]:
@@ -235,7 +264,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run_db(
-    kind: str, size: int, small: int, repeats: int, lookups: int, pg_db: str = PG_DB
+    kind: str,
+    size: int,
+    small: int,
+    repeats: int,
+    lookups: int,
+    pg_db: str = PG_DB,
+    *,
+    load_only: bool = False,
+    profile: bool = False,
 ) -> dict[str, Any]:
     url = fresh_sqlite(f"catalog-{size}") if kind == "sqlite" else recreate_pg(pg_db)
     app = create_app({"DATABASE_URL": url, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
@@ -249,8 +286,15 @@ def run_db(
     record: dict[str, Any] = {"db": kind, "size": size, "small": small}
 
     log(f"{kind}: loading {size:,} products (2 barcodes each) in packets of {PACKET}")
-    record["load"] = load(app, big, size, settings)
+    record["load"] = load(
+        app, big, size, settings, f"catalog-commit-{kind}-{size}" if profile else ""
+    )
     log(f"    {record['load']}")
+    if load_only:
+        with app.app_context():
+            db.engine.dispose()
+        record["plans"] = {}
+        return record
     if kind == "postgres":
         with app.app_context():
             db.session.execute(text("ANALYZE catalog_items, catalog_barcodes"))
@@ -284,13 +328,11 @@ def run_db(
             }
             deltas.append(row)
             log(f"    delta {delta_size} of {catalog_size:,}: {row}")
-            if delta_size == 100:
-                statements = capture(
-                    app, lambda t=tenant, b=base: pull(client, t, b), "catalog_items"
-                )
-                plans[f"delta query, catalog {catalog_size:,}, 100 changed"] = (
-                    statements[0][0] + "\n\n" + explain(app, *statements[0])
-                )
+            # The first page's query, at both sizes and both delta sizes.
+            statements = capture(app, lambda t=tenant, b=base: pull(client, t, b), "catalog_items")
+            plans[f"delta query, catalog {catalog_size:,}, {delta_size:,} changed"] = (
+                statements[0][0] + "\n\n" + explain(app, *statements[0])
+            )
     record["deltas"] = deltas
 
     log(f"{kind}: {lookups} barcode lookups at {size:,}")
@@ -342,6 +384,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--lookups", type=int, default=2000)
     parser.add_argument("--pg-db", default=PG_DB, help="the PostgreSQL database to recreate")
+    parser.add_argument(
+        "--load-only", action="store_true", help="only the load: no deltas, no lookups"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the load's commit under cProfile (bench/out/catalog-commit-<db>-<size>.txt)",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(
@@ -350,7 +400,16 @@ def main() -> None:
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     for kind in kinds:
         started = time.perf_counter()
-        record = run_db(kind, args.size, args.small, args.repeats, args.lookups, args.pg_db)
+        record = run_db(
+            kind,
+            args.size,
+            args.small,
+            args.repeats,
+            args.lookups,
+            args.pg_db,
+            load_only=args.load_only,
+            profile=args.profile,
+        )
         record.update(
             machine=machine(),
             date=f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
@@ -359,6 +418,8 @@ def main() -> None:
         )
         plans = record.pop("plans")
         name = kind if args.size == 1_000_000 else f"{kind}-{args.size}"
+        if args.load_only:
+            name += "-load"
         (OUT / f"catalog-{name}.json").write_text(json.dumps(record, indent=2))
         (OUT / f"catalog-plans-{name}.md").write_text(
             "\n\n".join(f"## {title}\n\n```\n{text}\n```" for title, text in plans.items())

@@ -1,16 +1,20 @@
 """The delta and mirror rules, on the domain functions with a real database and no HTTP."""
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from relay.catalogs import changes, deltas, maintenance, uploads
 from relay.catalogs.config import Settings
 from relay.catalogs.deltas import Cursor
 from relay.db import transaction
 from relay.errors import Conflict, Gone, Invalid
+from relay.extensions import db
+from relay.models import CatalogBarcode, CatalogItem
 from relay.timeutil import utcnow
 from tests.helpers import TenantKeys
 
@@ -163,3 +167,65 @@ def test_a_refused_mirror_changes_nothing(tenant_id: int) -> None:
 
 def test_a_mirror_into_a_new_catalog_needs_no_confirmation(tenant_id: int) -> None:
     assert mirror(tenant_id, [[price(1)]])["version"] == 1
+
+
+def test_rows_written_in_bulk_read_back_as_the_orm_writes_them(tenant_id: int) -> None:
+    # The commit writes items and barcodes through the driver (COPY on PostgreSQL,
+    # executemany on SQLite), converting each value itself: they must read back exact.
+    now = utcnow()
+    product = {
+        "id": "p-1",
+        "name": "Сыр весовой",
+        "unit": "кг",
+        "weight": Decimal("0.250"),
+        "barcodes": [
+            {"barcode": "2000000000015"},
+            {"barcode": "2000000000022", "unit": "кор", "factor": 12},
+            {"barcode": "2000000000039", "unit": "уп", "factor": "0.25"},
+        ],
+    }
+    with transaction():
+        changes.merge(tenant_id, "products", [product], SETTINGS, now)
+    item = db.session.get(CatalogItem, (tenant_id, "products", "p-1"))
+    assert item is not None
+    assert (item.version, item.deleted, item.deleted_at, item.updated_at) == (1, False, None, now)
+    assert item.data is not None
+    assert (item.data["name"], str(item.data["weight"])) == ("Сыр весовой", "0.250")
+    rows = db.session.scalars(
+        select(CatalogBarcode)
+        .where(CatalogBarcode.tenant_id == tenant_id)
+        .order_by(CatalogBarcode.barcode)
+    ).all()
+    assert [(r.barcode, r.kind, r.item_id, r.unit, r.factor) for r in rows] == [
+        ("2000000000015", "product", "p-1", None, None),
+        ("2000000000022", "product", "p-1", "кор", Decimal("12")),
+        ("2000000000039", "product", "p-1", "уп", Decimal("0.25")),
+    ]
+    db.session.expunge_all()
+    # What was written compares equal to the same item sent again: no new version.
+    with transaction():
+        assert changes.merge(tenant_id, "products", [product], SETTINGS, utcnow()).changed == 0
+
+
+def test_text_that_copy_escapes_reads_back_unchanged(tenant_id: int) -> None:
+    # COPY's text format gives tab, newline and backslash a meaning of their own.
+    awkward = "p\t1\\N\n\"'ё"
+    product = {
+        "id": awkward,
+        "name": "a\\tb\r\nc",
+        "unit": "\\",
+        "barcodes": [{"barcode": "20\t00", "unit": "\\N", "factor": 2}],
+    }
+    with transaction():
+        changes.merge(tenant_id, "products", [product], SETTINGS, utcnow())
+    page = deltas.page(changes.find(tenant_id, "products"), 0, None, 10)
+    assert page.items == [
+        {
+            "id": awkward,
+            "name": "a\\tb\r\nc",
+            "unit": "\\",
+            "barcodes": [{"barcode": "20\t00", "unit": "\\N", "factor": 2}],
+        }
+    ]
+    found = db.session.scalars(select(CatalogBarcode).where(CatalogBarcode.item_id == awkward))
+    assert [(b.barcode, b.unit) for b in found] == [("20\t00", "\\N")]
