@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 PYTEST_XDIST ?= -n 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-run translations install-browser install-bench run worker test test-sqlite test-postgres test-fault lint format migrate migration bench bench-scale bench-catalog bench-console bench-ops bench-terminal bench-profile demo clean
+.PHONY: help install install-run translations install-browser install-bench run worker test test-sqlite test-postgres test-fault lint format migrate migration bench bench-scale bench-pgpush bench-catalog bench-console bench-ops bench-terminal bench-profile demo clean
 
 help: ## Show this list
 	@grep -hE '^[a-z][a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -98,6 +98,9 @@ bench-scale: install-bench ## Inbox, claim and push latency with 10^3..10^6 queu
 
 bench-catalog: install ## Catalogs: 10^6 products loaded in packets, deltas at 10^4 vs 10^6, barcode p99
 	$(BIN)/python -m bench.catalog $(BENCH_ARGS)
+bench-pgpush: install-bench ## PostgreSQL: five push runs in a row on one database, with what grows between them
+	$(BIN)/python -m bench.pgpush $(BENCH_ARGS)
+
 bench-console: install-bench ## The admin console's overview and document list at 10^4..10^6 queued documents
 	$(BIN)/python -m bench.console $(BENCH_ARGS)
 bench-ops: install-bench ## What /metrics' gauges, a backup and a purge cost at 10^3..10^5 documents

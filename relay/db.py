@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from flask_sqlalchemy.session import Session
 from sqlalchemy import event, text
 from sqlalchemy.engine import CursorResult, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import scoped_session
 from sqlalchemy.sql.expression import Executable
 
@@ -82,7 +82,10 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout: float) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         if _sqlite_write_intent.get():
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            if _sqlite_no_wait.get():
+                _begin_without_waiting(connection, busy_timeout)
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
             # The write lock is held from here to the end of the COMMIT (its fsync included).
             _lock_taken[id(connection.connection.dbapi_connection)] = time.perf_counter()
         else:
@@ -121,6 +124,36 @@ def _lock_released(connection: Any) -> None:
         held = time.perf_counter() - taken
         for observe in WRITE_LOCK_OBSERVERS:
             observe(held)
+
+
+def _begin_without_waiting(connection: Any, busy_timeout: float) -> None:
+    # The busy timeout matters only here, where the lock is taken: zero for this BEGIN.
+    raw = connection.connection.dbapi_connection
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+
+
+_sqlite_no_wait: ContextVar[bool] = ContextVar("sqlite_no_wait", default=False)
+
+
+@contextmanager
+def without_waiting() -> Iterator[None]:
+    """Within this block, a SQLite write transaction that cannot take the write lock at once
+    fails at once ("database is locked") instead of waiting the busy timeout: for writes that
+    may be skipped, such as a device's last-seen time."""
+    token = _sqlite_no_wait.set(True)
+    try:
+        yield
+    finally:
+        _sqlite_no_wait.reset(token)
+
+
+def locked_out(error: OperationalError) -> bool:
+    """Whether ``error`` is SQLite's "database is locked" (another transaction writes)."""
+    return "database is locked" in str(error.orig)
 
 
 @contextmanager

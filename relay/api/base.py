@@ -10,13 +10,14 @@ import flask_smorest
 import marshmallow as ma
 from flask import Response, current_app, g, request
 from marshmallow import validate
+from sqlalchemy.exc import OperationalError
 from webargs import core
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from relay import jsonutil, settings
 from relay.api.errors import ErrorSchema, handle_http_exception
-from relay.db import READ_METHODS, reads_only, set_write_intent
+from relay.db import READ_METHODS, locked_out, reads_only, set_write_intent, without_waiting
 from relay.directory import auth
 from relay.directory.auth import Identity, Role
 from relay.errors import BadRequest, Invalid, NotFound
@@ -209,12 +210,19 @@ def authenticated(role: Role) -> Callable[[F], F]:
 
 def _mark_seen(identity: Identity, resolution: timedelta) -> None:
     # Its own short write transaction, so a GET stays a read and a failed request still
-    # counts as the device having called.
+    # counts as the device having called. On SQLite it does not wait for the write lock:
+    # while a long write holds it (a big catalog commit), the request goes on and a later
+    # call records the time, instead of every terminal call waiting the busy timeout.
     db.session.commit()
     set_write_intent(True)
     try:
-        auth.mark_device_seen(identity, resolution)
-        db.session.commit()
+        with without_waiting():
+            auth.mark_device_seen(identity, resolution)
+            db.session.commit()
+    except OperationalError as error:
+        if not locked_out(error):
+            raise
+        db.session.rollback()
     finally:
         set_write_intent(request.method not in READ_METHODS)
 
