@@ -4,18 +4,28 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import bindparam, insert, select
+
+from relay.db import core
 from relay.directory.auth import Identity
 from relay.documents import lifecycle, lines
 from relay.errors import Invalid
-from relay.extensions import db
 from relay.jsonutil import digest
 from relay.models import InstanceState, Submission
+from relay.timeutil import utcnow
 from relay.work import collective
 from relay.work.finish import Outcome, finish
 
 
 def _request_hash(instance_id: uuid.UUID, payload: Mapping[str, Any]) -> str:
     return digest({"instance": str(instance_id), **payload})
+
+
+_SUBMISSION = select(Submission.request_hash, Submission.response).where(
+    Submission.tenant_id == bindparam("tenant_id"),
+    Submission.submission_id == bindparam("submission_id"),
+)
+_RECORD = insert(Submission)
 
 
 def complete(
@@ -30,7 +40,9 @@ def complete(
     submission_id = payload["submission_id"]
     request_hash = _request_hash(instance_id, payload)
     loaded = lifecycle.load(identity, instance_id, for_update=True, lost_claim_is_conflict=True)
-    previous = db.session.get(Submission, (identity.tenant_id, submission_id))
+    previous = core(
+        _SUBMISSION, {"tenant_id": identity.tenant_id, "submission_id": submission_id}
+    ).first()
     if previous is not None:
         if previous.request_hash != request_hash:
             raise Invalid(
@@ -62,13 +74,15 @@ def complete(
             "state": InstanceState.COMPLETED,
             "result_id": str(result.id),
         }
-    db.session.add(
-        Submission(
-            tenant_id=identity.tenant_id,
-            submission_id=submission_id,
-            instance_id=loaded.instance.id,
-            request_hash=request_hash,
-            response=response,
-        )
+    core(
+        _RECORD,
+        {
+            "tenant_id": identity.tenant_id,
+            "submission_id": submission_id,
+            "instance_id": loaded.instance.id,
+            "request_hash": request_hash,
+            "response": response,
+            "created_at": utcnow(),
+        },
     )
     return response
