@@ -26,7 +26,7 @@ from relay.directory import console
 from relay.directory.console import Signed
 from relay.errors import RelayError
 from relay.extensions import db
-from relay.i18n import LANGUAGES
+from relay.i18n import LANGUAGES, say
 from relay.ids import parse_uuid
 from relay.timeutil import utcnow
 from relay.web import csrf
@@ -173,7 +173,7 @@ def failed(err: RelayError) -> None:
 
 def translate(message: str) -> str:
     """A domain sentence in the page's language when the catalog has it."""
-    return gettext(message)
+    return say(message)
 
 
 def field_errors(err: RelayError) -> dict[str, list[str]]:
