@@ -112,3 +112,25 @@ def test_a_message_built_of_translated_parts(api: Client, tenant: TenantKeys):
         "Для этого запроса нужен ключ учётной системы (или ключ администратора), "
         "а передан токен устройства."
     )
+
+
+def test_a_batch_of_completions_answers_each_item_in_russian(api: Client, tenant: TenantKeys):
+    terminal = api.enroll(tenant)
+    unknown = "00000000-0000-4000-8000-000000000000"
+    response = api.post(
+        "/api/v1/terminal/completions",
+        terminal.token,
+        {
+            "completions": [
+                {"id": unknown, "submission_id": "s-1", "claim_token": "x", "lines": []},
+                {"id": unknown, "submission_id": "s-2", "claim_token": "x", "lines": "x"},
+            ]
+        },
+        headers=RU,
+    )
+    assert response.status_code == 200, response.json
+    first, second = (r["body"]["error"] for r in response.json["results"])
+    assert first["code"] == "document_not_found"
+    assert first["message"] == f"Для этого ТСД документа {unknown} нет."
+    assert second["code"] == "validation_failed"
+    assert second["message"] == ("Завершение не прошло проверку: поле «lines»: Должен быть список.")

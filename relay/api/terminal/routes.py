@@ -17,7 +17,7 @@ from relay.api.base import (
     page_limit,
     path_id,
 )
-from relay.api.errors import error_body
+from relay.api.errors import error_body, localized
 from relay.api.fields import Empty
 from relay.api.terminal.schemas import (
     BatchCompletion,
@@ -337,5 +337,5 @@ def _complete_one(who: Identity, raw: Any) -> dict[str, Any]:
         return {
             **item,
             "status": err.status,
-            "body": error_body(err.code, err.message, err.details),
+            "body": error_body(err.code, localized(err), err.details),
         }
