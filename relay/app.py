@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from relay import db as database
 from relay import i18n, jsonutil, logs, web
 from relay.config import check as checked_environment
-from relay.errors import BadRequest
+from relay.errors import N_, BadRequest
 from relay.extensions import db, migrate
 
 MIGRATIONS_DIR = __file__.rsplit("/", 1)[0] + "/migrations"
@@ -62,7 +62,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     def _refuse_nul() -> None:
         # No database stores a NUL character; refuse it before it reaches a query.
         if "\x00" in request.path or any("\x00" in v for v in request.args.values()):
-            raise BadRequest("The address contains a NUL character.", code="bad_request")
+            raise BadRequest(N_("The address contains a NUL character."), code="bad_request")
 
     app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, app.config)  # type: ignore[method-assign]
 

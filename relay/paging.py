@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from relay.errors import Invalid
+from relay.errors import N_, Invalid
 
 T = TypeVar("T")
 
@@ -43,9 +43,13 @@ def by_id(row: HasId) -> str:
 def bad_cursor(what: str = "list") -> Invalid:
     """The 422 for a cursor this list never gave out."""
     return Invalid(
-        f"The cursor is not one this {what} gave out; start again without 'after'.",
+        (
+            N_("The cursor is not one this feed gave out; start again without 'after'.")
+            if what == "feed"
+            else N_("The cursor is not one this list gave out; start again without 'after'.")
+        ),
         code="invalid_cursor",
-        details={"fields": {"after": ["Unknown cursor."]}},
+        details={"fields": {"after": [N_("Unknown cursor.")]}},
     )
 
 

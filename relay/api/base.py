@@ -20,7 +20,7 @@ from relay.api.errors import ErrorSchema, handle_http_exception
 from relay.db import READ_METHODS, locked_out, reads_only, set_write_intent, without_waiting
 from relay.directory import auth
 from relay.directory.auth import Identity, Role
-from relay.errors import BadRequest, Invalid, NotFound
+from relay.errors import N_, BadRequest, Invalid, NotFound
 from relay.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,10 +84,11 @@ class RelayParser(FlaskParser):
             body = jsonutil.parse_body(data)
         except jsonutil.BodyError as err:
             raise BadRequest(
-                f"The request body is not valid JSON ({str(err)[:120]}).", code="malformed_json"
+                N_("The request body is not valid JSON (%(reason)s).", reason=str(err)[:120]),
+                code="malformed_json",
             ) from err
         if body is None:
-            raise Invalid("The request body must be a JSON object, not null.")
+            raise Invalid(N_("The request body must be a JSON object, not null."))
         return body
 
 
@@ -166,7 +167,7 @@ def page_limit(value: int | None) -> int:
         return int(current_app.config["PAGE_SIZE_DEFAULT"])
     if not 1 <= value <= cap:
         raise Invalid(
-            f"limit must be between 1 and {cap}.",
+            N_("limit must be between 1 and %(cap)s.", cap=cap),
             details={"fields": {"limit": [f"Must be between 1 and {cap}."]}},
         )
     return value
@@ -177,7 +178,11 @@ def path_id(value: str, what: str = "document") -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError as err:
-        raise NotFound(f"There is no {what} {value}.", code=f"{what}_not_found") from err
+        message = {
+            "device": N_("There is no device %(id)s.", id=value),
+            "upload": N_("There is no upload %(id)s.", id=value),
+        }.get(what, N_("There is no document %(id)s.", id=value))
+        raise NotFound(message, code=f"{what}_not_found") from err
 
 
 def authenticated(role: Role) -> Callable[[F], F]:

@@ -5,11 +5,12 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Flask, Response, current_app, jsonify, request
-from flask_babel import get_locale, gettext, lazy_gettext
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from relay.errors import RelayError, first_field_error
+from relay.errors import N_, RelayError, first_field_error
+from relay.i18n import say
 
 log = logging.getLogger(__name__)
 
@@ -64,42 +65,10 @@ _HTTP_CODES: dict[int, tuple[str, Any]] = {
     429: ("rate_limited", lazy_gettext("Too many attempts; wait and try again.")),
 }
 
-# Domain messages that carry a value, rebuilt from the error's details in the request's
-# language: (the details they need, the sentence). The English sentence is the domain's own.
-_WITH_VALUES: dict[str, tuple[tuple[str, ...], Any]] = {
-    "device_not_found": (
-        ("pin",),
-        lazy_gettext("Device not found by PIN %(pin)s. Documents were not uploaded."),
-    ),
-}
-
-# The domain's fixed sentences, listed here so the catalog has them (pybabel extracts these):
-# an error whose message is one of them is sent in the request's language.
-DOMAIN_SENTENCES = (
-    lazy_gettext("No credentials: send the key or token as 'Authorization: Bearer <token>'."),
-    lazy_gettext(
-        "The token is not valid: it is mistyped, revoked or expired. Ask an admin for a new one."
-    ),
-    lazy_gettext("The login or the password is wrong."),
-    lazy_gettext("The tenant, login or password is wrong."),
-    lazy_gettext("The document is not claimed; there is nothing to release."),
-    lazy_gettext("The document is already completed; there is nothing left to cancel."),
-    lazy_gettext("There is nothing open to change: the document is completed or cancelled."),
-    lazy_gettext("A revoked device cannot be changed."),
-    lazy_gettext("A revoked device has no PIN to re-issue."),
-    lazy_gettext("An enrollment code can be used 1 to 1000 times."),
-    lazy_gettext("An enrollment code lives between one minute and 30 days."),
-)
-
 
 def localized(error: RelayError) -> str:
     """The error's message in the request's language (English when the catalog lacks it)."""
-    if str(get_locale() or "en") == "en":
-        return error.message
-    needs, sentence = _WITH_VALUES.get(error.code, ((), None))
-    if sentence is not None and all(name in error.details for name in needs):
-        return str(sentence) % {n: error.details[n] for n in needs}
-    return gettext(error.message)
+    return say(error.message)
 
 
 def handle_http_exception(error: HTTPException) -> Response:
@@ -121,7 +90,7 @@ def handle_http_exception(error: HTTPException) -> Response:
         details = {"location": location, "fields": fields}
         first = first_field_error(fields)
         if first:
-            message = gettext("The request is not valid: %(reason)s.", reason=first.rstrip("."))
+            message = say(N_("The request is not valid: %(reason)s", reason=first))
         if location == "query" and set(fields) == {"after"}:
             code = "invalid_cursor"
             message = gettext(
@@ -143,7 +112,7 @@ def handle_integrity_error(error: IntegrityError) -> Response:
     return error_response(
         409,
         "conflict",
-        "The request collided with a concurrent change and was not applied; retry it.",
+        gettext("The request collided with a concurrent change and was not applied; retry it."),
     )
 
 
@@ -153,15 +122,17 @@ def handle_operational_error(error: DBAPIError) -> Response:
         return error_response(
             503,
             "busy",
-            "The document is being changed by another request; nothing was applied. "
-            "Retry in a moment.",
+            gettext(
+                "The document is being changed by another request; nothing was applied. "
+                "Retry in a moment."
+            ),
             headers={"Retry-After": "1"},
         )
     log.exception("database unavailable")
     return error_response(
         503,
         "database_unavailable",
-        "The relay cannot reach its database; nothing was applied. Retry shortly.",
+        gettext("The relay cannot reach its database; nothing was applied. Retry shortly."),
         headers={"Retry-After": "5"},
     )
 
@@ -171,7 +142,7 @@ def handle_unexpected(error: Exception) -> Response:
     return error_response(
         500,
         "internal_error",
-        "The relay failed unexpectedly; nothing was applied. The error is logged.",
+        gettext("The relay failed unexpectedly; nothing was applied. The error is logged."),
     )
 
 

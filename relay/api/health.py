@@ -3,6 +3,7 @@
 from typing import Any
 
 from flask.views import MethodView
+from flask_babel import gettext
 
 from relay.api.base import Blueprint
 from relay.api.errors import error_response
@@ -30,6 +31,6 @@ class Readyz(MethodView):
         """The database answers."""
         if not reachable():
             return error_response(
-                503, "database_unavailable", "The relay cannot reach its database."
+                503, "database_unavailable", gettext("The relay cannot reach its database.")
             )
         return {"status": "ok", "database": db.engine.dialect.name}

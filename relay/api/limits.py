@@ -7,7 +7,7 @@ and every gunicorn worker and node sees the same count (``relay.directory.thrott
 from flask import current_app, request
 
 from relay.directory import throttle
-from relay.errors import TooManyRequests
+from relay.errors import N_, TooManyRequests
 
 
 def configured(name: str) -> throttle.Limit:
@@ -23,7 +23,10 @@ def address(scope: str) -> throttle.Counter:
 def refusal(seconds: int) -> TooManyRequests:
     """The 429 for an address over its limit."""
     return TooManyRequests(
-        f"Too many failed attempts from this address; try again in {seconds} s.",
+        N_(
+            "Too many failed attempts from this address; try again in %(seconds)s s.",
+            seconds=seconds,
+        ),
         code="rate_limited",
         retry_after=seconds,
     )

@@ -32,7 +32,7 @@ from prometheus_client.registry import Collector
 
 from relay import logs
 from relay.db import WRITE_LOCK_OBSERVERS, reads_only
-from relay.errors import Forbidden, Unauthorized
+from relay.errors import N_, Forbidden, Unauthorized
 from relay.maintenance import gauges
 from relay.timeutil import utcnow
 
@@ -113,7 +113,7 @@ def _check_access() -> None:
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
             raise Unauthorized(
-                "GET /metrics needs Authorization: Bearer <RELAY_METRICS_TOKEN>.",
+                N_("GET /metrics needs Authorization: Bearer <RELAY_METRICS_TOKEN>."),
                 code="unauthorized",
             )
         return
@@ -123,8 +123,10 @@ def _check_access() -> None:
         loopback = False
     if not loopback:
         raise Forbidden(
-            "GET /metrics is open to loopback clients only; set RELAY_METRICS_TOKEN to "
-            "read it from elsewhere.",
+            N_(
+                "GET /metrics is open to loopback clients only; set RELAY_METRICS_TOKEN to "
+                "read it from elsewhere."
+            ),
             code="forbidden",
         )
 

@@ -7,5 +7,6 @@
 - ``uploads``: big catalogs in numbered packets, committed at once;
 - ``deltas``: what terminals read: the list of catalogs, the changes since a version, by page;
 - ``barcodes``: a scanned barcode resolved to its product (with the packaging) or cell;
+- ``browse``: what the admin console shows: figures, items by page, an item, a barcode's items;
 - ``maintenance``: the worker's purge of old tombstones and expired uploads.
 """

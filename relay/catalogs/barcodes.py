@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy import and_, select
 
-from relay.errors import NotFound
+from relay.errors import N_, NotFound
 from relay.extensions import db
 from relay.models import CatalogBarcode, CatalogItem
 
@@ -37,7 +37,8 @@ def lookup(tenant_id: int, barcode: str) -> dict[str, Any]:
     )
     if not rows:
         raise NotFound(
-            f"Barcode {barcode[:100]} is in no catalog of this relay.", code="barcode_not_found"
+            N_("Barcode %(barcode)s is in no catalog of this relay.", barcode=barcode[:100]),
+            code="barcode_not_found",
         )
     rows.sort(key=lambda r: (_KIND_ORDER[r[0].kind], r[0].catalog, r[0].item_id))
     found, data = rows[0]

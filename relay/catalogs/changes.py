@@ -21,7 +21,7 @@ from sqlalchemy.engine import Dialect
 
 from relay.catalogs.config import Settings
 from relay.catalogs.items import barcodes_of, check_name, validate_items
-from relay.errors import Invalid, NotFound
+from relay.errors import N_, Invalid, NotFound
 from relay.extensions import db
 from relay.models import Catalog, CatalogBarcode, CatalogItem
 
@@ -62,7 +62,9 @@ def find(tenant_id: int, name: str) -> Catalog:
     """Read a catalog without locking it; a catalog never written to is not found."""
     catalog = db.session.get(Catalog, (tenant_id, name))
     if catalog is None:
-        raise NotFound(f"There is no catalog {name[:80]!r}.", code="catalog_not_found")
+        raise NotFound(
+            N_("There is no catalog %(name)r.", name=name[:80]), code="catalog_not_found"
+        )
     return catalog
 
 
@@ -91,7 +93,9 @@ def lock(tenant_id: int, name: str, now: datetime, *, create: bool = True) -> Ca
         .execution_options(populate_existing=True)
     ).one_or_none()
     if catalog is None:
-        raise NotFound(f"There is no catalog {name[:80]!r}.", code="catalog_not_found")
+        raise NotFound(
+            N_("There is no catalog %(name)r.", name=name[:80]), code="catalog_not_found"
+        )
     return catalog
 
 
@@ -335,7 +339,11 @@ def remove(
     check_name(name)
     if len(ids) > settings.packet_max_items:
         raise Invalid(
-            f"At most {settings.packet_max_items} ids go in one delete; this one has {len(ids)}.",
+            N_(
+                "At most %(cap)s ids go in one delete; this one has %(count)s.",
+                cap=settings.packet_max_items,
+                count=len(ids),
+            ),
             code="too_many_items",
             details={"limit": settings.packet_max_items, "items": len(ids)},
         )

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 
 from relay import jsonutil
-from relay.errors import Gone, Invalid
+from relay.errors import N_, Gone, Invalid
 from relay.extensions import db
 from relay.models import Catalog, CatalogItem
 
@@ -88,7 +88,7 @@ class Cursor:
                 raise ValueError("not a cursor")
         except (ValueError, TypeError, binascii.Error) as err:
             raise Invalid(
-                "The cursor is not one this catalog gave out; start again without 'after'.",
+                N_("The cursor is not one this catalog gave out; start again without 'after'."),
                 code="invalid_cursor",
                 details={"fields": {"after": ["Unknown cursor."]}},
             ) from err
@@ -119,17 +119,26 @@ def check_since(catalog: Catalog, since: int) -> None:
     """Refuse a ``since`` the catalog cannot answer with a delta."""
     if since > catalog.version:
         raise Gone(
-            f"Catalog {catalog.name} is at version {catalog.version}, older than the version "
-            f"{since} this terminal holds (the relay's data was restored?); reload it in full "
-            "with since=0.",
+            N_(
+                "Catalog %(catalog)s is at version %(version)s, older than the version "
+                "%(since)s this terminal holds (the relay's data was restored?); reload it in "
+                "full with since=0.",
+                catalog=catalog.name,
+                version=catalog.version,
+                since=since,
+            ),
             code="resync_required",
             details={"since": since, "version": catalog.version},
         )
     if 0 < since < catalog.purged_through:
         raise Gone(
-            f"Deletions from catalog {catalog.name} before version {catalog.purged_through} "
-            f"were purged, so changes since version {since} cannot be told; reload it in full "
-            "with since=0.",
+            N_(
+                "Deletions from catalog %(catalog)s before version %(purged)s were purged, so "
+                "changes since version %(since)s cannot be told; reload it in full with since=0.",
+                catalog=catalog.name,
+                purged=catalog.purged_through,
+                since=since,
+            ),
             code="resync_required",
             details={"since": since, "purged_through": catalog.purged_through},
         )
@@ -141,7 +150,10 @@ def page(catalog: Catalog, since: int, after: str | None, limit: int) -> Page:
     cursor = Cursor.decode(after) if after else Cursor(catalog.version, since, "")
     if cursor.bound > catalog.version or cursor.version < since:
         raise Invalid(
-            "The cursor does not belong to this catalog and 'since'; start again without 'after'.",
+            N_(
+                "The cursor does not belong to this catalog and 'since'; start again without "
+                "'after'."
+            ),
             code="invalid_cursor",
             details={"fields": {"after": ["Unknown cursor."]}},
         )

@@ -17,7 +17,7 @@ from marshmallow import fields, validate
 
 from relay import jsonutil
 from relay.catalogs.config import Settings
-from relay.errors import Invalid, first_field_error
+from relay.errors import N_, Invalid, first_field_error
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SCALARS = (str, int, float, Decimal, bool, type(None))
@@ -27,8 +27,11 @@ def check_name(name: str) -> str:
     """Refuse a catalog name that is not lowercase letters, digits, '-' and '_'."""
     if not NAME.match(name):
         raise Invalid(
-            f"'{name[:80]}' is not a catalog name: use lowercase latin letters, digits, '-' and "
-            "'_' (at most 64), e.g. products.",
+            N_(
+                "'%(name)s' is not a catalog name: use lowercase latin letters, digits, '-' "
+                "and '_' (at most 64), e.g. products.",
+                name=name[:80],
+            ),
             code="invalid_catalog_name",
             details={"catalog": name[:80]},
         )
@@ -56,7 +59,7 @@ class ItemSchema(ma.Schema):
         if not isinstance(original, dict):
             return
         errors = {
-            key: ["Must be text, a number, true/false or null."]
+            key: [N_("Must be text, a number, true/false or null.")]
             for key, value in original.items()
             if key not in self.fields and not isinstance(value, SCALARS)
         }
@@ -74,7 +77,7 @@ def _number(**kwargs: Any) -> fields.Decimal:
 
 def _bounded(value: Decimal) -> bool:
     if abs(value.adjusted()) > 20:
-        raise ma.ValidationError("Must be between -10^20 and 10^20.")
+        raise ma.ValidationError(N_("Must be between -10^20 and 10^20."))
     return True
 
 
@@ -98,7 +101,7 @@ class Product(ItemSchema):
         codes = [b.get("barcode") for b in value if isinstance(b, dict)]
         twice = sorted({c for c in codes if c and codes.count(c) > 1})
         if twice:
-            raise ma.ValidationError(f"Barcode {twice[0]} is listed twice.")
+            raise ma.ValidationError(N_("Barcode %(barcode)s is listed twice.", barcode=twice[0]))
 
 
 class Warehouse(ItemSchema):
@@ -170,8 +173,12 @@ def validate_items(
     """Validate a batch of items; return each item's data (without its id) by id, in order."""
     if len(raw) > settings.packet_max_items:
         raise Invalid(
-            f"At most {settings.packet_max_items} items go in one call or packet; this one has "
-            f"{len(raw)}. Send the catalog in packets (POST …/uploads).",
+            N_(
+                "At most %(cap)s items go in one call or packet; this one has %(count)s. Send "
+                "the catalog in packets (POST …/uploads).",
+                cap=settings.packet_max_items,
+                count=len(raw),
+            ),
             code="too_many_items",
             details={"limit": settings.packet_max_items, "items": len(raw)},
         )
@@ -192,7 +199,13 @@ def validate_items(
         size = len(jsonutil.dumps(loaded).encode("utf-8")) + len(ident)
         if size > settings.item_max_bytes:
             errors[index] = {
-                "_schema": [f"The item is {size} bytes; at most {settings.item_max_bytes}."]
+                "_schema": [
+                    N_(
+                        "The item is %(size)s bytes; at most %(cap)s.",
+                        size=size,
+                        cap=settings.item_max_bytes,
+                    )
+                ]
             }
             continue
         out[ident] = loaded
@@ -200,16 +213,29 @@ def validate_items(
         index, messages = next(iter(errors.items()))
         item = raw[index]
         ident = item.get("id") if isinstance(item, dict) else None
-        named = f"Item {index + 1}" + (f" (id {ident!r})" if isinstance(ident, str) else "")
-        first = first_field_error(messages) or "see details"
+        named = (
+            N_("Item %(n)s (id %(id)r)", n=index + 1, id=ident)
+            if isinstance(ident, str)
+            else N_("Item %(n)s", n=index + 1)
+        )
+        first = first_field_error(messages) or N_("see details.")
         raise Invalid(
-            f"{named} of catalog {catalog} is not valid: {first.rstrip('.')}. "
-            f"{len(errors)} item(s) in all; nothing was applied.",
+            N_(
+                "%(item)s of catalog %(catalog)s is not valid: %(reason)s "
+                "%(count)s item(s) in all; nothing was applied.",
+                item=named,
+                catalog=catalog,
+                reason=first,
+                count=len(errors),
+            ),
             details={"items": {str(i): m for i, m in errors.items()}},
         )
     if repeated:
         raise Invalid(
-            f"Item id {repeated[0]!r} appears more than once in this batch; send each item once.",
+            N_(
+                "Item id %(id)r appears more than once in this batch; send each item once.",
+                id=repeated[0],
+            ),
             code="duplicate_ids",
             details={"ids": sorted(set(repeated))[:100]},
         )

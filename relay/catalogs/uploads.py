@@ -21,7 +21,7 @@ from relay import jsonutil
 from relay.catalogs import changes
 from relay.catalogs.config import Settings
 from relay.catalogs.items import check_name, validate_items
-from relay.errors import Conflict, Invalid, NotFound
+from relay.errors import N_, Conflict, Invalid, NotFound
 from relay.extensions import db
 from relay.models import CatalogPacket, CatalogUpload
 
@@ -36,8 +36,13 @@ def open_upload(
     check_name(name)
     if not 1 <= packets <= settings.upload_max_packets:
         raise Invalid(
-            f"An upload has 1 to {settings.upload_max_packets} packets of at most "
-            f"{settings.packet_max_items} items; {packets} were announced.",
+            N_(
+                "An upload has 1 to %(packets_cap)s packets of at most %(items_cap)s items; "
+                "%(packets)s were announced.",
+                packets_cap=settings.upload_max_packets,
+                items_cap=settings.packet_max_items,
+                packets=packets,
+            ),
             code="too_many_packets",
             details={"limit": settings.upload_max_packets, "packets": packets},
         )
@@ -69,8 +74,12 @@ def get(
     upload = db.session.scalars(query).one_or_none()
     if upload is None:
         raise NotFound(
-            f"There is no upload {upload_id} of catalog {name[:80]!r} (uploads expire a while "
-            "after they are opened).",
+            N_(
+                "There is no upload %(id)s of catalog %(name)r (uploads expire a while after "
+                "they are opened).",
+                id=upload_id,
+                name=name[:80],
+            ),
             code="upload_not_found",
         )
     return upload
@@ -79,13 +88,16 @@ def get(
 def _usable(upload: CatalogUpload, now: datetime) -> None:
     if upload.state == "committed":
         raise Conflict(
-            f"Upload {upload.id} is already committed; open a new one to send more.",
+            N_("Upload %(id)s is already committed; open a new one to send more.", id=upload.id),
             code="upload_committed",
         )
     if upload.expires_at <= now:
         raise Conflict(
-            f"Upload {upload.id} expired at {upload.expires_at:%Y-%m-%d %H:%M} UTC without a "
-            "commit; open a new one.",
+            N_(
+                "Upload %(id)s expired at %(at)s UTC without a commit; open a new one.",
+                id=upload.id,
+                at=f"{upload.expires_at:%Y-%m-%d %H:%M}",
+            ),
             code="upload_expired",
         )
 
@@ -130,7 +142,12 @@ def put_packet(
     _usable(upload, now)
     if not 1 <= number <= upload.packets:
         raise Invalid(
-            f"Upload {upload.id} has packets 1 to {upload.packets}; there is no packet {number}.",
+            N_(
+                "Upload %(id)s has packets 1 to %(packets)s; there is no packet %(number)s.",
+                id=upload.id,
+                packets=upload.packets,
+                number=number,
+            ),
             code="packet_out_of_range",
             details={"packets": upload.packets, "packet": number},
         )
@@ -140,8 +157,12 @@ def put_packet(
     if known is not None:
         if known.digest != fingerprint:
             raise Conflict(
-                f"Packet {number} of upload {upload.id} was already received with other items; "
-                "a packet cannot change. Open a new upload to send different data.",
+                N_(
+                    "Packet %(number)s of upload %(id)s was already received with other items; "
+                    "a packet cannot change. Open a new upload to send different data.",
+                    number=number,
+                    id=upload.id,
+                ),
                 code="packet_conflict",
                 details={"packet": number},
             )
@@ -178,8 +199,12 @@ def commit(
     missing = sorted(set(range(1, upload.packets + 1)) - set(got))
     if missing:
         raise Conflict(
-            f"Upload {upload.id} lacks packet(s) {', '.join(map(str, missing[:20]))}"
-            f"{'…' if len(missing) > 20 else ''} of {upload.packets}; send them, then commit.",
+            N_(
+                "Upload %(id)s lacks packet(s) %(missing)s of %(packets)s; send them, then commit.",
+                id=upload.id,
+                missing=", ".join(map(str, missing[:20])) + ("…" if len(missing) > 20 else ""),
+                packets=upload.packets,
+            ),
             code="packets_missing",
             details={"missing": missing},
         )
@@ -193,7 +218,7 @@ def commit(
             seen.add(ident)
     if repeated:
         raise Invalid(
-            f"Item id {repeated[0]!r} is in more than one packet; send each item once.",
+            N_("Item id %(id)r is in more than one packet; send each item once.", id=repeated[0]),
             code="duplicate_ids",
             details={"ids": sorted(set(repeated))[:100]},
         )
@@ -206,9 +231,14 @@ def commit(
             len(doomed), catalog.items, settings
         ):
             raise Conflict(
-                f"This mirror would delete {len(doomed)} of the {catalog.items} items of catalog "
-                f'{name}. Nothing was changed; commit again with "confirm_deletions": true '
-                "to apply it.",
+                N_(
+                    "This mirror would delete %(deletions)s of the %(items)s items of catalog "
+                    '%(catalog)s. Nothing was changed; commit again with "confirm_deletions": '
+                    "true to apply it.",
+                    deletions=len(doomed),
+                    items=catalog.items,
+                    catalog=name,
+                ),
                 code="deletions_need_confirmation",
                 details={
                     "deletions": len(doomed),

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from sqlalchemy import and_, bindparam, select, update
 
-from relay.errors import Forbidden, Unauthorized
+from relay.errors import N_, Forbidden, Unauthorized
 from relay.extensions import db
 from relay.ids import hash_token, new_token
 from relay.models import Credential, Device, Tenant, User
@@ -31,9 +31,15 @@ _ROLE_KINDS: dict[Role, frozenset[str]] = {
     "terminal": frozenset({"device", "session"}),
 }
 _ROLE_NEEDS: dict[Role, str] = {
-    "admin": "the tenant's admin key",
-    "accounting": "the accounting key (or the admin key)",
-    "terminal": "a device token or an operator session token",
+    "admin": N_("the tenant's admin key"),
+    "accounting": N_("the accounting key (or the admin key)"),
+    "terminal": N_("a device token or an operator session token"),
+}
+_CREDENTIALS: dict[str, str] = {
+    "admin": N_("an admin key"),
+    "accounting": N_("an accounting key"),
+    "device": N_("a device token"),
+    "session": N_("a session token"),
 }
 
 
@@ -146,7 +152,7 @@ def _identity_query() -> Any:
 _IDENTITY_QUERY = _identity_query()
 _AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
 
-INVALID_CREDENTIALS = (
+INVALID_CREDENTIALS = N_(
     "The token is not valid: it is mistyped, revoked or expired. Ask an admin for a new one."
 )
 
@@ -160,14 +166,14 @@ def authenticate(authorization: str | None, *, reads_only: bool = False) -> Iden
     """
     if not authorization:
         raise Unauthorized(
-            "No credentials: send the key or token as 'Authorization: Bearer <token>'.",
+            N_("No credentials: send the key or token as 'Authorization: Bearer <token>'."),
             headers={"WWW-Authenticate": "Bearer"},
         )
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized(
-            "Credentials must be sent as 'Authorization: Bearer <token>'.",
+            N_("Credentials must be sent as 'Authorization: Bearer <token>'."),
             headers={"WWW-Authenticate": "Bearer"},
         )
     kind = _KIND_BY_PREFIX.get(token[: token.find("_", len("relay_"))])
@@ -218,9 +224,11 @@ def require(identity: Identity, role: Role) -> None:
     """Raise 403 unless the identity plays ``role``."""
     if not identity.has_role(role):
         raise Forbidden(
-            f"This request needs {_ROLE_NEEDS[role]}; the credential sent is "
-            f"{'an' if identity.kind[0] in 'aeiou' else 'a'} {identity.kind} "
-            f"{'token' if identity.kind in ('device', 'session') else 'key'}.",
+            N_(
+                "This request needs %(needs)s; the credential sent is %(sent)s.",
+                needs=_ROLE_NEEDS[role],
+                sent=_CREDENTIALS.get(identity.kind, identity.kind),
+            ),
             details={"needs": role, "credential": identity.kind},
         )
 

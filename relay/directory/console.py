@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from relay.directory import auth
-from relay.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
+from relay.errors import N_, Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from relay.extensions import db
 from relay.ids import hash_token, parse_uuid
 from relay.models import AuditEntry, ConsoleAccount, ConsoleSession, Credential, Tenant
@@ -61,7 +61,7 @@ def check_login(login: str) -> str:
     login = login.strip()
     if not LOGIN_PATTERN.match(login):
         raise Invalid(
-            "A login is 1 to 64 letters, digits, '.', '_', '@' or '-'.",
+            N_("A login is 1 to 64 letters, digits, '.', '_', '@' or '-'."),
             code="invalid_login_name",
             details={"fields": {"login": ["Letters, digits, . _ @ - (1 to 64)."]}},
         )
@@ -72,7 +72,7 @@ def check_password(password: str) -> str:
     """Return the password or raise ``Invalid`` when it is too short."""
     if len(password) < PASSWORD_MIN_LENGTH:
         raise Invalid(
-            f"A password has at least {PASSWORD_MIN_LENGTH} characters.",
+            N_("A password has at least %(count)s characters.", count=PASSWORD_MIN_LENGTH),
             code="password_too_short",
             details={"fields": {"password": [f"At least {PASSWORD_MIN_LENGTH} characters."]}},
         )
@@ -104,7 +104,7 @@ def create_account(
     ).first()
     if taken is not None:
         raise Conflict(
-            f"A console account {login!r} already exists.",
+            N_("A console account %(login)r already exists.", login=login),
             code="account_exists",
             details={"fields": {"login": ["Already taken."]}},
         )
@@ -123,7 +123,9 @@ def get_account(tenant_id: int, account_id: uuid.UUID | None) -> ConsoleAccount:
     """Return an account of the tenant or raise 404."""
     account = db.session.get(ConsoleAccount, (tenant_id, account_id)) if account_id else None
     if account is None:
-        raise NotFound(f"There is no console account {account_id}.", code="account_not_found")
+        raise NotFound(
+            N_("There is no console account %(id)s.", id=account_id), code="account_not_found"
+        )
     return account
 
 
@@ -157,7 +159,7 @@ def set_disabled(account: ConsoleAccount, disabled: bool) -> None:
 def _tenant(name: str) -> Tenant:
     tenant = db.session.scalars(select(Tenant).where(Tenant.name == name)).first()
     if tenant is None:
-        raise Unauthorized("The tenant, login or password is wrong.", code="invalid_login")
+        raise Unauthorized(N_("The tenant, login or password is wrong."), code="invalid_login")
     return tenant
 
 
@@ -183,23 +185,25 @@ def sign_in(
     now = utcnow()
     if account is not None and account.locked_until is not None and account.locked_until > now:
         raise TooManyRequests(
-            "Too many wrong passwords for this account: try again later or ask another "
-            "admin to set a new password.",
+            N_(
+                "Too many wrong passwords for this account: try again later or ask another "
+                "admin to set a new password."
+            ),
             code="login_locked",
             retry_after=int((account.locked_until - now).total_seconds()) + 1,
         )
     if account is None:
         check_password_hash(_DUMMY_HASH, password)
-        raise Unauthorized("The tenant, login or password is wrong.", code="invalid_login")
+        raise Unauthorized(N_("The tenant, login or password is wrong."), code="invalid_login")
     if not check_password_hash(account.password_hash, password):
         account.failed_logins += 1
         if account.failed_logins >= lockout_failures:
             account.failed_logins = 0
             account.locked_until = now + lockout
         db.session.commit()
-        raise Unauthorized("The tenant, login or password is wrong.", code="invalid_login")
+        raise Unauthorized(N_("The tenant, login or password is wrong."), code="invalid_login")
     if account.disabled_at is not None:
-        raise Forbidden("This console account is disabled.", code="account_disabled")
+        raise Forbidden(N_("This console account is disabled."), code="account_disabled")
     account.failed_logins = 0
     account.locked_until = None
     return _open(tenant.id, account.id)
@@ -215,11 +219,13 @@ def sign_in_with_admin_key(admin_key: str) -> ConsoleSession:
         )
     ).first()
     if credential is None:
-        raise Unauthorized("The admin key is wrong.", code="invalid_login")
+        raise Unauthorized(N_("The admin key is wrong."), code="invalid_login")
     if count_accounts(credential.tenant_id):
         raise Forbidden(
-            "This tenant has console accounts: sign in with one. The admin key signs in only "
-            "to create the first account.",
+            N_(
+                "This tenant has console accounts: sign in with one. The admin key signs in only "
+                "to create the first account."
+            ),
             code="admin_key_sign_in_closed",
         )
     return _open(credential.tenant_id, None)

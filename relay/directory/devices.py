@@ -15,7 +15,7 @@ from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from relay.directory import addressees, auth
-from relay.errors import Conflict, Invalid, NotFound, Unauthorized
+from relay.errors import N_, Conflict, Invalid, NotFound, Unauthorized
 from relay.extensions import db
 from relay.ids import hash_token
 from relay.models import (
@@ -59,12 +59,12 @@ def create_enrollment_code(
     """Create an enrollment code; the clear code is returned once and stored only hashed."""
     if not 1 <= uses <= 1000:
         raise Invalid(
-            "An enrollment code can be used 1 to 1000 times.",
+            N_("An enrollment code can be used 1 to 1000 times."),
             details={"fields": {"uses": ["Must be between 1 and 1000."]}},
         )
     if not 60 <= ttl_seconds <= 30 * 24 * 3600:
         raise Invalid(
-            "An enrollment code lives between one minute and 30 days.",
+            N_("An enrollment code lives between one minute and 30 days."),
             details={"fields": {"ttl_seconds": ["Must be between 60 and 2592000."]}},
         )
     code = new_enrollment_code()
@@ -109,7 +109,7 @@ class Enrolled:
     token: str
 
 
-_BAD_CODE = (
+_BAD_CODE = N_(
     "This enrollment code is not valid: it is mistyped, used up or expired. "
     "Ask an admin for a new code."
 )
@@ -216,7 +216,7 @@ def get(tenant_id: int, device_id: uuid.UUID | None) -> Device:
     """Return a device of the tenant or raise 404."""
     device = db.session.get(Device, (tenant_id, device_id)) if device_id else None
     if device is None:
-        raise NotFound(f"There is no device {device_id}.", code="device_not_found")
+        raise NotFound(N_("There is no device %(id)s.", id=device_id), code="device_not_found")
     return device
 
 
@@ -232,7 +232,7 @@ def by_pin(tenant_id: int, pin: str) -> Device:
     device = db.session.scalars(_BY_PIN, {"tenant_id": tenant_id, "pin": pin}).first()
     if device is None:
         raise NotFound(
-            f"Device not found by PIN {pin}. Documents were not uploaded.",
+            N_("Device not found by PIN %(pin)s. Documents were not uploaded.", pin=pin),
             code="device_not_found",
             details={"pin": pin},
         )
@@ -254,7 +254,7 @@ def list_devices(
 def update_device(device: Device, *, name: str | None = None, mode: str | None = None) -> Device:
     """Rename a device or switch its result mode (online: webhook; offline: pull)."""
     if device.status != "active":
-        raise Conflict("A revoked device cannot be changed.", code="device_revoked")
+        raise Conflict(N_("A revoked device cannot be changed."), code="device_revoked")
     if name is not None:
         device.name = name
     if mode is not None:
@@ -265,7 +265,7 @@ def update_device(device: Device, *, name: str | None = None, mode: str | None =
 def new_pin(device: Device) -> Device:
     """Give an active device a different PIN; the old one is retired."""
     if device.status != "active":
-        raise Conflict("A revoked device has no PIN to re-issue.", code="device_revoked")
+        raise Conflict(N_("A revoked device has no PIN to re-issue."), code="device_revoked")
     old = device.pin
     device.last_pin = old
     _assign_pin(device, avoid=old)

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import select
 
 from relay.directory import auth
-from relay.errors import Conflict, Invalid, NotFound
+from relay.errors import N_, Conflict, Invalid, NotFound
 from relay.extensions import db
 from relay.models import Tenant
 from relay.processes import files, store
@@ -23,9 +23,11 @@ def create(name: str, definitions: list[dict[str, Any]] | None = None) -> NewTen
     """Create a tenant with the shipped processes (or ``definitions``) and return its keys."""
     name = name.strip()
     if not 1 <= len(name) <= 100:
-        raise Invalid("A tenant name is 1 to 100 characters.")
+        raise Invalid(N_("A tenant name is 1 to 100 characters."))
     if db.session.scalars(select(Tenant).where(Tenant.name == name)).first() is not None:
-        raise Conflict(f"A tenant named {name!r} already exists.", code="tenant_exists")
+        raise Conflict(
+            N_("A tenant named %(name)r already exists.", name=name), code="tenant_exists"
+        )
     if definitions is None:
         definitions = list(files.load_directory(files.shipped_directory()).values())
     tenant = Tenant(name=name)
@@ -41,7 +43,7 @@ def by_name(name: str) -> Tenant:
     """Return the tenant called ``name`` or raise 404."""
     tenant = db.session.scalars(select(Tenant).where(Tenant.name == name)).first()
     if tenant is None:
-        raise NotFound(f"There is no tenant named {name!r}.", code="tenant_not_found")
+        raise NotFound(N_("There is no tenant named %(name)r.", name=name), code="tenant_not_found")
     return tenant
 
 

@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from relay.directory import addressees, auth, throttle
 from relay.directory.auth import Identity
-from relay.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
+from relay.errors import N_, Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from relay.extensions import db
 from relay.models import Device, Group, GroupMember, User
 from relay.paging import Page, by_id, page
@@ -42,7 +42,9 @@ def get_user(tenant_id: int, login: str) -> User:
     ).first()
     if user is None:
         raise NotFound(
-            f"There is no user {login!r}.", code="user_not_found", details={"login": login}
+            N_("There is no user %(login)r.", login=login),
+            code="user_not_found",
+            details={"login": login},
         )
     return user
 
@@ -56,7 +58,7 @@ def create_user(tenant_id: int, *, login: str, name: str, password: str, hash_me
     ).first()
     if exists is not None:
         raise Conflict(
-            f"A user with login {login!r} already exists.",
+            N_("A user with login %(login)r already exists.", login=login),
             code="user_exists",
             details={"login": login},
         )
@@ -125,7 +127,9 @@ def get_group(tenant_id: int, name: str) -> Group:
     ).first()
     if group is None:
         raise NotFound(
-            f"There is no group {name!r}.", code="group_not_found", details={"name": name}
+            N_("There is no group %(name)r.", name=name),
+            code="group_not_found",
+            details={"name": name},
         )
     return group
 
@@ -205,7 +209,9 @@ def create_group(tenant_id: int, *, name: str, member_logins: Sequence[str]) -> 
     ).first()
     if exists is not None:
         raise Conflict(
-            f"A group named {name!r} already exists.", code="group_exists", details={"name": name}
+            N_("A group named %(name)r already exists.", name=name),
+            code="group_exists",
+            details={"name": name},
         )
     group = Group(tenant_id=tenant_id, name=name)
     db.session.add(group)
@@ -220,7 +226,7 @@ def set_members(group: Group, member_logins: Sequence[str]) -> None:
     unknown = sorted(set(member_logins) - set(found))
     if unknown:
         raise Invalid(
-            "These users do not exist: " + ", ".join(unknown) + ".",
+            N_("These users do not exist: %(logins)s.", logins=", ".join(unknown)),
             code="unknown_user",
             details={
                 "fields": {"members": [f"Unknown user {login!r}." for login in unknown]},
@@ -260,7 +266,9 @@ def rename_group(group: Group, name: str) -> None:
     ).first()
     if exists is not None:
         raise Conflict(
-            f"A group named {name!r} already exists.", code="group_exists", details={"name": name}
+            N_("A group named %(name)r already exists.", name=name),
+            code="group_exists",
+            details={"name": name},
         )
     group.name = name
 
@@ -307,8 +315,12 @@ def log_in(
     locked = throttle.blocked_for(counter, lockout) or throttle.count(counter, lockout)
     if locked:
         raise TooManyRequests(
-            f"Too many wrong passwords for {login!r} on this terminal: try again in "
-            f"{locked} s, or ask an admin to set a new password.",
+            N_(
+                "Too many wrong passwords for %(login)r on this terminal: try again in "
+                "%(seconds)s s, or ask an admin to set a new password.",
+                login=login,
+                seconds=locked,
+            ),
             code="login_locked",
             retry_after=locked,
         )
@@ -319,9 +331,9 @@ def log_in(
     ).first()
     if user is None:
         check_password_hash(stand_in_hash(hash_method), password)
-        raise Unauthorized("The login or the password is wrong.", code="invalid_login")
+        raise Unauthorized(N_("The login or the password is wrong."), code="invalid_login")
     if not check_password_hash(user.password_hash, password):
-        raise Unauthorized("The login or the password is wrong.", code="invalid_login")
+        raise Unauthorized(N_("The login or the password is wrong."), code="invalid_login")
     throttle.forget(counter)
     expires_at = utcnow() + ttl
     token = auth.issue(

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select, union_all
 
 from relay.directory import addressees
 from relay.documents.push import _in_state
@@ -56,7 +56,15 @@ def find(
     stmt = select(Document).where(Document.tenant_id == tenant_id)
     text = filters.text.strip()
     if text:
-        stmt = stmt.where(or_(Document.external_id == text, Document.number == text))
+        # Two index probes (ix_documents_tenant_id_external_id, …_number) joined by id: an OR
+        # of the two made SQLite walk the tenant's documents in id order instead.
+        found = union_all(
+            select(Document.id).where(
+                Document.tenant_id == tenant_id, Document.external_id == text
+            ),
+            select(Document.id).where(Document.tenant_id == tenant_id, Document.number == text),
+        )
+        stmt = stmt.where(Document.id.in_(found))
     if filters.business_process:
         stmt = stmt.where(Document.business_process == filters.business_process)
     if filters.state:

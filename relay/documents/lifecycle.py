@@ -20,7 +20,7 @@ from relay.directory import addressees, users
 from relay.directory.auth import Identity
 from relay.documents import events, inbox, parts, routing
 from relay.documents.routing import Addressee, Target
-from relay.errors import Conflict, Invalid, NotFound
+from relay.errors import N_, Conflict, Invalid, NotFound
 from relay.extensions import db
 from relay.ids import hash_token, new_token
 from relay.models import (
@@ -165,7 +165,8 @@ class Loaded:
 
 def _not_found(instance_id: uuid.UUID | str) -> NotFound:
     return NotFound(
-        f"There is no document {instance_id} for this terminal.", code="document_not_found"
+        N_("There is no document %(id)s for this terminal.", id=instance_id),
+        code="document_not_found",
     )
 
 
@@ -256,8 +257,10 @@ def _held_before(identity: Identity, instance: Instance) -> bool:
 
 def _claim_lost() -> Conflict:
     return Conflict(
-        "This terminal's claim on the document was lost (released, rerouted or claimed "
-        "again elsewhere); the completion was not saved.",
+        N_(
+            "This terminal's claim on the document was lost (released, rerouted or claimed "
+            "again elsewhere); the completion was not saved."
+        ),
         code="claim_lost",
     )
 
@@ -288,18 +291,20 @@ def refuse_state(loaded: Loaded) -> Conflict:
     instance = loaded.instance
     if instance.state == InstanceState.CANCELLED:
         return Conflict(
-            f"Document {loaded.document.number or loaded.document.external_id} was cancelled "
-            "by the accounting side; do not work on it.",
+            N_(
+                "Document %(number)s was cancelled by the accounting side; do not work on it.",
+                number=loaded.document.number or loaded.document.external_id,
+            ),
             code="document_cancelled",
         )
     if instance.state in (InstanceState.COMPLETED, InstanceState.PROCESSED):
-        return Conflict("This document is already completed.", code="already_completed")
+        return Conflict(N_("This document is already completed."), code="already_completed")
     if instance.state == InstanceState.QUEUED:
-        return Conflict("Claim the document before completing it.", code="not_claimed")
+        return Conflict(N_("Claim the document before completing it."), code="not_claimed")
     holder = holder_of(instance)
     name = holder.get("login") or holder.get("device_name") or holder.get("pin")
     return Conflict(
-        f"The document is already being worked on by {name}.",
+        N_("The document is already being worked on by %(name)s.", name=name),
         code="already_claimed",
         details={"holder": holder},
     )
@@ -315,7 +320,7 @@ def claim(identity: Identity, instance_id: uuid.UUID) -> Claimed:
     instance = loaded.instance
     if loaded.process.collective_work:
         raise Conflict(
-            "Several operators work this document together: join it instead of claiming it.",
+            N_("Several operators work this document together: join it instead of claiming it."),
             code="collective_document",
         )
     now = utcnow()
@@ -371,9 +376,11 @@ def check_claim(identity: Identity, loaded: Loaded, claim_token: str) -> None:
 
 def _claim_expired(loaded: Loaded) -> Conflict:
     return Conflict(
-        f"The claim ran past the {loaded.process['claim_limit_minutes']}-minute limit of "
-        "its business process and the document went back to the queue; the completion "
-        "was not saved. Claim it again.",
+        N_(
+            "The claim ran past the %(minutes)s-minute limit of its business process and the "
+            "document went back to the queue; the completion was not saved. Claim it again.",
+            minutes=loaded.process["claim_limit_minutes"],
+        ),
         code="claim_expired",
     )
 
@@ -436,7 +443,7 @@ def release(identity: Identity, instance_id: uuid.UUID) -> Instance:
         return instance
     if instance.state == InstanceState.CLAIMED:
         raise Conflict(
-            "Only the terminal holding the document can release it.",
+            N_("Only the terminal holding the document can release it."),
             code="not_holder",
             details={"holder": holder_of(instance)},
         )
@@ -492,18 +499,25 @@ def open_instances(document: Document, instance_id: uuid.UUID | None) -> list[Lo
         instances = [i for i in instances if i.id == instance_id]
         if not instances:
             raise NotFound(
-                f"Document {document.id} has no instance {instance_id}.", code="instance_not_found"
+                N_(
+                    "Document %(id)s has no instance %(instance)s.",
+                    id=document.id,
+                    instance=instance_id,
+                ),
+                code="instance_not_found",
             )
     open_ = [i for i in instances if i.state in OPEN_STATES]
     if not open_:
         raise Conflict(
-            "There is nothing open to change: the document is completed or cancelled.",
+            N_("There is nothing open to change: the document is completed or cancelled."),
             code="document_not_open",
         )
     if instance_id is None and len(open_) > 1:
         raise Invalid(
-            "The document has several open instances (one per user): name the one to change "
-            "in instance_id.",
+            N_(
+                "The document has several open instances (one per user): name the one to change "
+                "in instance_id."
+            ),
             code="instance_required",
             details={"instance_ids": [str(i.id) for i in open_]},
         )
@@ -525,8 +539,11 @@ def reroute(
     plan = routing.route(process, target, routing.SqlDirectory(document.tenant_id))
     if len(plan) != 1:
         raise Invalid(
-            "A reroute moves one instance, and this target gives one per user "
-            f"({len(plan)}): name one user, one device, or push the document again.",
+            N_(
+                "A reroute moves one instance, and this target gives one per user "
+                "(%(count)s): name one user, one device, or push the document again.",
+                count=len(plan),
+            ),
             code="target_not_allowed",
         )
     (addressees,) = plan
@@ -580,7 +597,7 @@ def force_release(
         return instance
     if instance.state != InstanceState.CLAIMED:
         raise Conflict(
-            "The document is not claimed; there is nothing to release.", code="not_claimed"
+            N_("The document is not claimed; there is nothing to release."), code="not_claimed"
         )
     _requeue(instance, loaded.keys, "released", by, holder=holder_of(instance))
     return instance
@@ -601,7 +618,7 @@ def cancel(by: Identity, document: Document) -> list[Instance]:
         if all(i.state == InstanceState.CANCELLED for i in instances):
             return instances
         raise Conflict(
-            "The document is already completed; there is nothing left to cancel.",
+            N_("The document is already completed; there is nothing left to cancel."),
             code="document_completed",
         )
     keys = addressee_keys(document.tenant_id, [i.id for i in open_])

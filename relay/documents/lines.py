@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from relay.errors import Invalid
+from relay.errors import N_, Invalid
 from relay.processes.schema import LINE_FIELDS_ALWAYS_ACCEPTED, LINE_FIELDS_ALWAYS_SENT, Process
 
 Line = dict[str, Any]
@@ -37,9 +37,11 @@ def bind(
         target["actual_qty"] += entry["qty"]
     if unknown:
         raise Invalid(
-            "These line_id values are not lines of the document: "
-            + ", ".join(sorted(set(unknown)))
-            + ". Send goods that were not declared without a line_id.",
+            N_(
+                "These line_id values are not lines of the document: %(line_ids)s. Send goods "
+                "that were not declared without a line_id.",
+                line_ids=", ".join(sorted(set(unknown))),
+            ),
             code="unknown_line",
             details={"line_ids": sorted(set(unknown))},
         )
@@ -95,8 +97,12 @@ def check_quantities(mode: str, lines: Sequence[Line], undeclared: Sequence[Line
     found = discrepancies(mode, lines, undeclared)
     if found:
         raise Invalid(
-            f"Quantity control ({mode}) failed on {len(found)} line(s); nothing was saved. "
-            "Recount the lines listed in details.",
+            N_(
+                "Quantity control (%(mode)s) failed on %(count)s line(s); nothing was saved. "
+                "Recount the lines listed in details.",
+                mode=mode,
+                count=len(found),
+            ),
             code="quantity_control",
             details={"mode": mode, "lines": found},
         )
@@ -145,9 +151,11 @@ def check_from_terminal(
     if errors:
         names = sorted(set(bad_header) | {n for v in bad_lines.values() for n in v})
         raise Invalid(
-            f"Business process {process.key!r} does not accept these fields from terminals: "
-            + ", ".join(names)
-            + ".",
+            N_(
+                "Business process %(key)r does not accept these fields from terminals: %(names)s.",
+                key=process.key,
+                names=", ".join(names),
+            ),
             code="field_not_allowed",
             details={"fields": errors},
         )
@@ -158,7 +166,9 @@ def check_from_terminal(
     ]
     if unidentified:
         raise Invalid(
-            "A line without line_id (goods that were not declared) needs a product_id or a "
-            "barcode.",
+            N_(
+                "A line without line_id (goods that were not declared) needs a product_id or a "
+                "barcode."
+            ),
             details={"fields": {"lines": {i: {"product_id": ["Missing."]} for i in unidentified}}},
         )

@@ -16,7 +16,7 @@ from relay.directory import addressees
 from relay.directory.auth import Identity
 from relay.documents import events, lifecycle, routing
 from relay.documents.routing import Addressee, Target
-from relay.errors import Conflict, Invalid, NotFound
+from relay.errors import N_, Conflict, Invalid, NotFound
 from relay.extensions import db
 from relay.models import Device, Document, Group, Instance, InstanceAddressee, InstanceState, User
 from relay.paging import Page, by_id, page
@@ -83,9 +83,11 @@ def check_lines(process: schema.Process, doc: Mapping[str, Any], index: int) -> 
     duplicates = sorted(line_id for line_id, n in counts.items() if n > 1)
     if duplicates:
         raise Invalid(
-            f"Document {doc['external_id']!r} repeats line_id "
-            + ", ".join(duplicates)
-            + "; every line needs its own line_id.",
+            N_(
+                "Document %(id)r repeats line_id %(line_ids)s; every line needs its own line_id.",
+                id=doc["external_id"],
+                line_ids=", ".join(duplicates),
+            ),
             code="duplicate_line_id",
             details={"fields": {"documents": {str(index): {"lines": ["Duplicate line_id."]}}}},
         )
@@ -97,10 +99,13 @@ def check_lines(process: schema.Process, doc: Mapping[str, Any], index: int) -> 
         ]
         if missing:
             raise Invalid(
-                f"Business process {process.key!r} controls quantities, so every line of "
-                f"{doc['external_id']!r} needs declared_qty (missing on line "
-                + ", ".join(missing)
-                + ").",
+                N_(
+                    "Business process %(key)r controls quantities, so every line of %(id)r "
+                    "needs declared_qty (missing on line %(line_ids)s).",
+                    key=process.key,
+                    id=doc["external_id"],
+                    line_ids=", ".join(missing),
+                ),
                 details={
                     "fields": {
                         "documents": {
@@ -118,7 +123,7 @@ def enabled_process(tenant_id: int, key: str) -> schema.Process:
     process = store.current(tenant_id, key)
     if not process.enabled:
         raise Invalid(
-            f"Business process {key!r} is disabled; an admin can enable it.",
+            N_("Business process %(key)r is disabled; an admin can enable it.", key=key),
             code="business_process_disabled",
         )
     return process
@@ -145,7 +150,10 @@ def push(
     repeated = sorted(ext for ext, n in seen.items() if n > 1)
     if repeated:
         raise Invalid(
-            "A push names the same external_id more than once: " + ", ".join(repeated) + ".",
+            N_(
+                "A push names the same external_id more than once: %(ids)s.",
+                ids=", ".join(repeated),
+            ),
             code="duplicate_external_id",
             details={"external_ids": repeated},
         )
@@ -162,10 +170,12 @@ def push(
             outcomes.append(outcome)
     if in_progress:
         raise Conflict(
-            "These documents are already being worked on a terminal and cannot be changed: "
-            + ", ".join(in_progress)
-            + ". Cancel them first, or push under a new external_id. "
-            "Nothing was uploaded.",
+            N_(
+                "These documents are already being worked on a terminal and cannot be changed: "
+                "%(ids)s. Cancel them first, or push under a new external_id. Nothing was "
+                "uploaded.",
+                ids=", ".join(in_progress),
+            ),
             code="document_in_progress",
             details={"external_ids": in_progress},
         )
@@ -334,7 +344,9 @@ def get(tenant_id: int, document_id: uuid.UUID | None) -> Document:
     """Return a document of the tenant or raise 404."""
     document = db.session.get(Document, (tenant_id, document_id)) if document_id else None
     if document is None:
-        raise NotFound(f"There is no document {document_id}.", code="document_not_found")
+        raise NotFound(
+            N_("There is no document %(id)s.", id=document_id), code="document_not_found"
+        )
     return document
 
 

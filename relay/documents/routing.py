@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from sqlalchemy import and_, select
 
 from relay.directory import addressees, devices
-from relay.errors import Invalid, NotFound
+from relay.errors import N_, Invalid, NotFound
 from relay.extensions import db
 from relay.models import Device, Group, GroupMember, User
 from relay.processes.schema import Process
@@ -126,15 +126,21 @@ def route(process: Process, target: Target, directory: Directory) -> Plan:
     if process.assign_to == "device":
         if kind in ("users", "all"):
             raise _not_allowed(
-                f"Business process {process.key!r} sends documents to a device; "
-                "give a PIN or a device id, not users or groups."
+                N_(
+                    "Business process %(key)r sends documents to a device; give a PIN or a "
+                    "device id, not users or groups.",
+                    key=process.key,
+                )
             )
         if kind == "none":
             sole = directory.sole_active_device()
             if sole is None:
                 raise Invalid(
-                    f"Business process {process.key!r} sends documents to a device, and the "
-                    "tenant does not have exactly one active device: give a PIN or a device id.",
+                    N_(
+                        "Business process %(key)r sends documents to a device, and the tenant "
+                        "does not have exactly one active device: give a PIN or a device id.",
+                        key=process.key,
+                    ),
                     code="target_required",
                 )
             return [(sole,)]
@@ -143,8 +149,11 @@ def route(process: Process, target: Target, directory: Directory) -> Plan:
             target = Target(users=tuple(process.fixed_users), groups=tuple(process.fixed_groups))
         elif kind == "all":
             raise _not_allowed(
-                f"Business process {process.key!r} is assigned to fixed users and groups; "
-                "send to some of them or to a device, not to everyone."
+                N_(
+                    "Business process %(key)r is assigned to fixed users and groups; send to "
+                    "some of them or to a device, not to everyone.",
+                    key=process.key,
+                )
             )
         elif kind == "users":
             # A member of a fixed group counts as one of the assignees.
@@ -157,16 +166,23 @@ def route(process: Process, target: Target, directory: Directory) -> Plan:
             stray_groups = sorted(set(target.groups) - set(process.fixed_groups))
             if stray_users or stray_groups:
                 raise _not_allowed(
-                    f"Business process {process.key!r} may be sent only to its assignees "
-                    f"(users: {', '.join(process.fixed_users) or 'none'}; groups: "
-                    f"{', '.join(process.fixed_groups) or 'none'}) or to a device.",
+                    N_(
+                        "Business process %(key)r may be sent only to its assignees (users: "
+                        "%(users)s; groups: %(groups)s) or to a device.",
+                        key=process.key,
+                        users=", ".join(process.fixed_users) or N_("none"),
+                        groups=", ".join(process.fixed_groups) or N_("none"),
+                    ),
                     users=stray_users,
                     groups=stray_groups,
                 )
     elif kind == "none":
         raise Invalid(
-            f"Business process {process.key!r} has no fixed assignees: name a device (PIN), "
-            "users, groups, or everyone.",
+            N_(
+                "Business process %(key)r has no fixed assignees: name a device (PIN), users, "
+                "groups, or everyone.",
+                key=process.key,
+            ),
             code="target_required",
         )
     return _resolve(process, target, directory)
@@ -181,7 +197,7 @@ def _resolve(process: Process, target: Target, directory: Directory) -> Plan:
         everyone = directory.all_users()
         if not everyone:
             raise Invalid(
-                "There are no active users to send to: create users, or send to a device.",
+                N_("There are no active users to send to: create users, or send to a device."),
                 code="no_users",
             )
         if process.per_user_copy:
@@ -192,17 +208,35 @@ def _resolve(process: Process, target: Target, directory: Directory) -> Plan:
     unknown_users = sorted(set(target.users) - set(users))
     unknown_groups = sorted(set(target.groups) - set(groups))
     if unknown_users or unknown_groups:
-        names = [f"user {u!r}" for u in unknown_users] + [f"group {g!r}" for g in unknown_groups]
+        if unknown_users and unknown_groups:
+            message = N_(
+                "Unknown users %(users)s and groups %(groups)s. Documents were not uploaded.",
+                users=", ".join(map(repr, unknown_users)),
+                groups=", ".join(map(repr, unknown_groups)),
+            )
+        elif unknown_users:
+            message = N_(
+                "Unknown user(s) %(users)s. Documents were not uploaded.",
+                users=", ".join(map(repr, unknown_users)),
+            )
+        else:
+            message = N_(
+                "Unknown group(s) %(groups)s. Documents were not uploaded.",
+                groups=", ".join(map(repr, unknown_groups)),
+            )
         raise Invalid(
-            "Unknown " + ", ".join(names) + ". Documents were not uploaded.",
+            message,
             code="unknown_assignee",
             details={"users": unknown_users, "groups": unknown_groups},
         )
     empty = sorted(name for name, entry in groups.items() if not entry.members)
     if empty:
         raise Invalid(
-            "Group " + ", ".join(repr(n) for n in empty) + " has no members, so nobody would "
-            "see the document. Documents were not uploaded.",
+            N_(
+                "Group %(groups)s has no members, so nobody would see the document. Documents "
+                "were not uploaded.",
+                groups=", ".join(map(repr, empty)),
+            ),
             code="empty_group",
             details={"groups": empty},
         )
@@ -233,7 +267,7 @@ class SqlDirectory:
         device = db.session.get(Device, (self.tenant_id, device_id))
         if device is None or device.status != "active":
             raise NotFound(
-                f"Device not found by id {device_id}. Documents were not uploaded.",
+                N_("Device not found by id %(id)s. Documents were not uploaded.", id=device_id),
                 code="device_not_found",
                 details={"device_id": str(device_id)},
             )

@@ -53,6 +53,9 @@ class Document(TenantScoped, Base):
     __tablename__ = "documents"
     __table_args__ = (
         UniqueConstraint("tenant_id", "business_process", "external_id"),
+        # The console's search by external id or by number, across processes: two probes.
+        Index("ix_documents_tenant_id_external_id", "tenant_id", "external_id"),
+        Index("ix_documents_tenant_id_number", "tenant_id", "number"),
         ForeignKeyConstraint(
             ["tenant_id", "business_process", "business_process_version"],
             [

@@ -17,7 +17,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NewConnectionError
 
-from relay.errors import Invalid
+from relay.errors import N_, Invalid
 
 # -- the address guard -------------------------------------------------------------------------
 
@@ -28,26 +28,29 @@ def refusal(address: str) -> str | None:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     if ip.is_unspecified:
-        return "an unspecified address"
+        return N_("an unspecified address")
     if ip.is_loopback:
-        return "a loopback address"
+        return N_("a loopback address")
     if ip.is_link_local:
-        return "a link-local address"
+        return N_("a link-local address")
     if ip.is_multicast:
-        return "a multicast address"
+        return N_("a multicast address")
     if ip.is_reserved:
-        return "a reserved address"
+        return N_("a reserved address")
     if ip.is_private:
-        return "a private address"
+        return N_("a private address")
     if not ip.is_global:
-        return "a reserved address"
+        return N_("a reserved address")
     return None
 
 
 def _refused_message(host: str, address: str, reason: str) -> str:
-    return (
-        f"{host} resolves to {address}, {reason}; the relay does not send webhooks inside its "
-        "own network unless RELAY_WEBHOOK_ALLOW_PRIVATE is set (a LAN deployment)."
+    return N_(
+        "%(host)s resolves to %(address)s, %(reason)s; the relay does not send webhooks inside "
+        "its own network unless RELAY_WEBHOOK_ALLOW_PRIVATE is set (a LAN deployment).",
+        host=host,
+        address=address,
+        reason=reason,
     )
 
 
@@ -61,9 +64,9 @@ def check_url(url: str, *, allow_private: bool) -> None:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as err:
-        raise invalid(f"The URL is malformed: {err}.") from err
+        raise invalid(N_("The URL is malformed: %(reason)s.", reason=str(err))) from err
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise invalid("The webhook URL must be an http:// or https:// address with a host.")
+        raise invalid(N_("The webhook URL must be an http:// or https:// address with a host."))
     if allow_private:
         return
     host = parts.hostname
@@ -71,8 +74,11 @@ def check_url(url: str, *, allow_private: bool) -> None:
         infos = socket.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as err:
         raise invalid(
-            f"The host {host} cannot be resolved, so the relay cannot check it is a public "
-            "address; check the spelling.",
+            N_(
+                "The host %(host)s cannot be resolved, so the relay cannot check it is a "
+                "public address; check the spelling.",
+                host=host,
+            ),
             code="webhook_url_unresolvable",
         ) from err
     for info in infos:

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 
 from relay.db import core
-from relay.errors import Conflict, NotFound
+from relay.errors import N_, Conflict, NotFound
 from relay.extensions import db
 from relay.ids import new_id
 from relay.models import Document, OutboxEntry, OutboxState, Result, WebhookEndpoint
@@ -243,7 +243,7 @@ def get(tenant_id: int, text: str, *, for_update: bool = False) -> OutboxEntry:
         stmt = stmt.with_for_update()
     entry = db.session.scalars(stmt).first() if entry_id else None
     if entry is None:
-        raise NotFound(f"There is no dead letter {text}.", code="dead_letter_not_found")
+        raise NotFound(N_("There is no dead letter %(id)s.", id=text), code="dead_letter_not_found")
     return entry
 
 
@@ -251,8 +251,11 @@ def replay(entry: OutboxEntry) -> OutboxEntry:
     """Send a dead letter again from the first attempt, with the same webhook-id."""
     if entry.state != OutboxState.DEAD:
         raise Conflict(
-            f"{entry.webhook_id} is not a dead letter (it is {entry.state}); "
-            "only dead letters are replayed.",
+            N_(
+                "%(id)s is not a dead letter (it is %(state)s); only dead letters are replayed.",
+                id=entry.webhook_id,
+                state=entry.state,
+            ),
             code="not_dead_letter",
             details={"state": entry.state},
         )

@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from relay.errors import Unavailable
+from relay.errors import N_, Unavailable
 
 # Distinct from anything else the secret key may be used for.
 _INFO = b"relay/webhook-secrets/v1"
@@ -72,7 +72,7 @@ class Keys:
             raise SealError(_UNOPENED) from err
 
 
-_UNOPENED = (
+_UNOPENED = N_(
     "A webhook secret opens with neither RELAY_SECRET_KEY nor any key in "
     "RELAY_SECRET_KEY_FALLBACKS: was the secret key changed without keeping the old one as "
     "a fallback?"

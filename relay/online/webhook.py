@@ -5,7 +5,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import select
 
-from relay.errors import NotFound
+from relay.errors import N_, NotFound
 from relay.extensions import db
 from relay.models import WebhookEndpoint
 from relay.online.guard import check_url
@@ -29,7 +29,7 @@ def get_endpoint(tenant_id: int, *, for_update: bool = False) -> WebhookEndpoint
     endpoint = find_endpoint(tenant_id, for_update=for_update)
     if endpoint is None:
         raise NotFound(
-            "No webhook is set for this tenant: set one with PUT /api/v1/admin/webhook.",
+            N_("No webhook is set for this tenant: set one with PUT /api/v1/admin/webhook."),
             code="webhook_not_configured",
         )
     return endpoint

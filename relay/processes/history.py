@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from relay.errors import Conflict, NotFound
+from relay.errors import N_, Conflict, NotFound
 from relay.extensions import db
 from relay.models import BusinessProcess, BusinessProcessVersion
 from relay.processes import files, store
@@ -67,7 +67,7 @@ def shipped(key: str) -> dict[str, Any]:
     definitions = files.load_directory(files.shipped_directory())
     if key not in definitions:
         raise NotFound(
-            f"The relay ships no process {key!r}; only shipped processes can be reset.",
+            N_("The relay ships no process %(key)r; only shipped processes can be reset.", key=key),
             code="not_shipped",
         )
     return definitions[key]
@@ -84,7 +84,7 @@ def copy(tenant_id: int, key: str, new_key: str, name: str) -> BusinessProcess:
     source = store.get(tenant_id, key)
     if db.session.get(BusinessProcess, (tenant_id, new_key)) is not None:
         raise Conflict(
-            f"A process with key {new_key!r} already exists.",
+            N_("A process with key %(key)r already exists.", key=new_key),
             code="process_exists",
             details={"fields": {"key": ["Already taken."]}},
         )

@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import validate
 
-from relay.errors import Invalid, first_field_error
+from relay.errors import N_, Invalid, first_field_error
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
@@ -183,7 +183,10 @@ def validate_definition(data: Mapping[str, Any]) -> dict[str, Any]:
         return dict(_schema.load(data))
     except ma.ValidationError as err:
         raise Invalid(
-            "The business process is not valid: " + (first_field_error(err.messages) or "invalid"),
+            N_(
+                "The business process is not valid: %(reason)s",
+                reason=first_field_error(err.messages) or N_("invalid"),
+            ),
             details={"fields": err.messages},
         ) from err
 

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, select
 
 from relay.db import core
-from relay.errors import Conflict, Invalid, NotFound
+from relay.errors import N_, Conflict, Invalid, NotFound
 from relay.extensions import db
 from relay.models import BusinessProcess, BusinessProcessVersion
 from relay.processes.schema import Process, chain_loop, validate_definition
@@ -64,8 +64,12 @@ def get(tenant_id: int, key: str, *, for_update: bool = False) -> BusinessProces
     row = db.session.scalars(stmt).first()
     if row is None:
         raise NotFound(
-            f"There is no business process {key!r}. The processes this tenant has are listed "
-            "by GET /api/v1/business-processes (accounting key); an admin adds or enables one.",
+            N_(
+                "There is no business process %(key)r. The processes this tenant has are listed "
+                "by GET /api/v1/business-processes (accounting key); an admin adds or enables "
+                "one.",
+                key=key,
+            ),
             code="business_process_not_found",
             details={
                 "business_process": key,
@@ -129,7 +133,9 @@ def at_version(tenant_id: int, key: str, version: int) -> Process:
     if process is None:
         row = db.session.get(BusinessProcessVersion, (tenant_id, key, version))
         if row is None:  # the foreign key from documents makes this unreachable
-            raise NotFound(f"Business process {key!r} has no version {version}.")
+            raise NotFound(
+                N_("Business process %(key)r has no version %(version)s.", key=key, version=version)
+            )
         process = Process(key=row.key, version=row.version, definition=row.definition)
         VERSIONS.put(process, tenant_id)
     return process
@@ -179,8 +185,12 @@ def save(
     """
     if "key" in data and data["key"] != key:
         raise Invalid(
-            f"The body names process {data['key']!r} but the address names {key!r}; "
-            "a process key cannot be changed.",
+            N_(
+                "The body names process %(body)r but the address names %(key)r; a process key "
+                "cannot be changed.",
+                body=data["key"],
+                key=key,
+            ),
             details={"fields": {"key": ["Must match the key in the address."]}},
         )
     existing = db.session.scalars(
@@ -208,7 +218,7 @@ def save(
     _check_version(key, existing, expected_versions)
     if updated_at is not None and (existing is None or updated_at != iso(existing.updated_at)):
         raise Invalid(
-            "updated_at is set by the relay: send it back as GET gave it, or leave it out.",
+            N_("updated_at is set by the relay: send it back as GET gave it, or leave it out."),
             details={"fields": {"updated_at": ["Read-only: it differs from the current value."]}},
         )
     if existing is None:
@@ -223,11 +233,18 @@ def _check_version(
     for version in expected:
         if version != current:
             raise Conflict(
-                f"Business process {key!r} is at version {current}, not "
-                f"{version if version is not None else 'the one sent'}: it was changed since "
-                "it was read. Read it again, make the change again and save."
+                N_(
+                    "Business process %(key)r is at version %(current)s, not %(version)s: it was "
+                    "changed since it was read. Read it again, make the change again and save.",
+                    key=key,
+                    current=current,
+                    version=version if version is not None else N_("the one sent"),
+                )
                 if current is not None
-                else f"Business process {key!r} does not exist yet: create it without a version.",
+                else N_(
+                    "Business process %(key)r does not exist yet: create it without a version.",
+                    key=key,
+                ),
                 code="version_conflict",
                 details={"current_version": current, "sent_version": version},
             )
@@ -243,7 +260,10 @@ def check_chain(tenant_id: int, definition: Mapping[str, Any]) -> None:
         row = db.session.get(BusinessProcess, (tenant_id, name))
         if row is None:
             raise Invalid(
-                f"next_business_process names {name!r}, which this tenant does not have.",
+                N_(
+                    "next_business_process names %(name)r, which this tenant does not have.",
+                    name=name,
+                ),
                 details={"fields": {"next_business_process": ["Unknown process."]}},
             )
         return row.definition.get("next_business_process")
@@ -251,7 +271,7 @@ def check_chain(tenant_id: int, definition: Mapping[str, Any]) -> None:
     loop = chain_loop(key, next_of)
     if loop:
         raise Invalid(
-            "This chain of processes would loop: " + " → ".join(loop) + ".",
+            N_("This chain of processes would loop: %(loop)s.", loop=" → ".join(loop)),
             code="process_chain_loop",
             details={"fields": {"next_business_process": ["Would make a loop."]}},
         )

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select, tuple_
 from relay.db import core
 from relay.directory.auth import Identity
 from relay.documents import lifecycle
-from relay.errors import NotFound
+from relay.errors import N_, NotFound
 from relay.extensions import db
 from relay.models import Result
 from relay.paging import Page, bad_cursor, page
@@ -55,7 +55,7 @@ def get(tenant_id: int, result_id: uuid.UUID | None) -> Result:
     """Return a result (processed or not) or raise 404."""
     result = db.session.get(Result, (tenant_id, result_id)) if result_id else None
     if result is None:
-        raise NotFound(f"There is no result {result_id}.", code="result_not_found")
+        raise NotFound(N_("There is no result %(id)s.", id=result_id), code="result_not_found")
     return result
 
 
@@ -89,9 +89,10 @@ def ack(by: Identity, ids: Sequence[uuid.UUID]) -> Acked:
     missing = [i for i in wanted if i not in found]
     if missing:
         raise NotFound(
-            "These results do not exist: "
-            + ", ".join(map(str, missing))
-            + ". Nothing was acknowledged.",
+            N_(
+                "These results do not exist: %(ids)s. Nothing was acknowledged.",
+                ids=", ".join(map(str, missing)),
+            ),
             code="result_not_found",
             details={"ids": [str(i) for i in missing]},
         )

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from relay.directory.auth import Identity
 from relay.documents import events, lifecycle, lines, parts
-from relay.errors import Conflict
+from relay.errors import N_, Conflict
 from relay.extensions import db
 from relay.ids import hash_token, new_token
 from relay.models import Device, Document, Instance, InstanceState, Part, PartState, Result
@@ -38,7 +38,7 @@ def join(identity: Identity, instance_id: uuid.UUID) -> Joined:
     instance = loaded.instance
     if not loaded.process.collective_work:
         raise Conflict(
-            "This document is worked by one terminal at a time: claim it instead of joining.",
+            N_("This document is worked by one terminal at a time: claim it instead of joining."),
             code="not_collective",
         )
     if instance.state not in lifecycle.OPEN_STATES:
@@ -86,8 +86,10 @@ def submit(
     part = parts.by_token(instance, token)
     if part is None or part.state == PartState.DROPPED or not _owns(identity, part):
         raise Conflict(
-            "This terminal's part of the document was lost (it left, or the document was "
-            "released or rerouted); the submission was not saved. Join again.",
+            N_(
+                "This terminal's part of the document was lost (it left, or the document was "
+                "released or rerouted); the submission was not saved. Join again."
+            ),
             code="claim_lost",
         )
     if part.state == PartState.OPEN:
@@ -106,7 +108,7 @@ def submit(
         )
     elif actual or header:
         raise Conflict(
-            "This part is already submitted; join again to add another part.",
+            N_("This part is already submitted; join again to add another part."),
             code="part_submitted",
         )
     if not close:
@@ -146,15 +148,19 @@ def close_instance(by: Identity, loaded: lifecycle.Loaded) -> list[Result]:
         described = [parts.describe(p) for p in still_open]
         names = ", ".join(d.get("login") or d.get("device_name") or d["part_id"] for d in described)
         raise Conflict(
-            f"{len(still_open)} part(s) are still open ({names}): they must be submitted, "
-            "left or released before the document can be closed.",
+            N_(
+                "%(count)s part(s) are still open (%(names)s): they must be submitted, left or "
+                "released before the document can be closed.",
+                count=len(still_open),
+                names=names,
+            ),
             code="parts_open",
             details={"parts": described},
         )
     submitted = [p for p in live if p.state == PartState.SUBMITTED]
     if not submitted:
         raise Conflict(
-            "Nobody has submitted a part yet; there is nothing to close.", code="no_parts"
+            N_("Nobody has submitted a part yet; there is nothing to close."), code="no_parts"
         )
     declared = loaded.document.lines
     merged_header: dict[str, Any] = {}
@@ -192,8 +198,10 @@ def close_document(
     (loaded,) = lifecycle.open_instances(document, instance_id)
     if not loaded.process.collective_work:
         raise Conflict(
-            "Only a collective document is closed this way; this one completes when its "
-            "terminal completes it.",
+            N_(
+                "Only a collective document is closed this way; this one completes when its "
+                "terminal completes it."
+            ),
             code="not_collective",
         )
     return completed_answer(loaded.instance, close_instance(by, loaded))

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, insert, select
 from relay.db import core
 from relay.directory.auth import Identity
 from relay.documents import lifecycle, lines
-from relay.errors import Invalid
+from relay.errors import N_, Invalid
 from relay.jsonutil import digest
 from relay.models import InstanceState, Submission
 from relay.timeutil import utcnow
@@ -46,8 +46,11 @@ def complete(
     if previous is not None:
         if previous.request_hash != request_hash:
             raise Invalid(
-                f"submission_id {submission_id!r} was already used for a different completion. "
-                "Generate a new submission_id for each completion.",
+                N_(
+                    "submission_id %(id)r was already used for a different completion. "
+                    "Generate a new submission_id for each completion.",
+                    id=submission_id,
+                ),
                 code="idempotency_key_reused",
             )
         return previous.response

@@ -32,6 +32,7 @@ def test_every_page_renders_with_strict_headers(admin_console: Console):
         "/admin/users",
         "/admin/documents",
         "/admin/results",
+        "/admin/catalogs",
         "/admin/dead-letters",
         "/admin/webhook",
         "/admin/audit",

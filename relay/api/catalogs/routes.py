@@ -27,7 +27,7 @@ from relay.catalogs import barcodes, changes, deltas, uploads
 from relay.catalogs.config import Settings
 from relay.catalogs.items import NAME
 from relay.db import transaction
-from relay.errors import Invalid, NotFound
+from relay.errors import N_, Invalid, NotFound
 from relay.models import Catalog
 from relay.timeutil import iso, utcnow
 
@@ -100,7 +100,9 @@ def _catalog_out(catalog: Catalog) -> dict[str, Any]:
 def _readable(name: str) -> str:
     """A catalog name from a read's URL; one that no catalog can have is simply not found."""
     if not NAME.match(name):
-        raise NotFound(f"There is no catalog {name[:80]!r}.", code="catalog_not_found")
+        raise NotFound(
+            N_("There is no catalog %(name)r.", name=name[:80]), code="catalog_not_found"
+        )
     return name
 
 
@@ -109,7 +111,7 @@ def _limit(value: int | None, settings: Settings) -> int:
         return settings.page_size_default
     if not 1 <= value <= settings.page_size_max:
         raise Invalid(
-            f"limit must be between 1 and {settings.page_size_max}.",
+            N_("limit must be between 1 and %(cap)s.", cap=settings.page_size_max),
             details={"fields": {"limit": [f"Must be between 1 and {settings.page_size_max}."]}},
         )
     return value
@@ -409,7 +411,7 @@ class BarcodeView(MethodView):
         """Resolve a barcode to its product (with the packaging's factor and unit) or cell."""
         if not 1 <= len(barcode) <= 100 or "\x00" in barcode:
             raise NotFound(
-                f"Barcode {barcode[:100]} is in no catalog of this relay.",
+                N_("Barcode %(barcode)s is in no catalog of this relay.", barcode=barcode[:100]),
                 code="barcode_not_found",
             )
         return barcodes.lookup(identity().tenant_id, barcode)

@@ -22,7 +22,7 @@ from relay.api.fields import Empty
 from relay.db import transaction
 from relay.documents import lifecycle, push, reading
 from relay.documents.routing import Target
-from relay.errors import Invalid
+from relay.errors import N_, Invalid
 from relay.paging import id_after
 from relay.work import collective
 
@@ -39,16 +39,24 @@ def _check_limits(docs: Sequence[dict[str, Any]]) -> None:
     max_lines = current_app.config["DOCUMENT_MAX_LINES"]
     if len(docs) > max_docs:
         raise Invalid(
-            f"A push carries at most {max_docs} documents; this one has {len(docs)}. "
-            "Split it into several pushes.",
+            N_(
+                "A push carries at most %(cap)s documents; this one has %(count)s. "
+                "Split it into several pushes.",
+                cap=max_docs,
+                count=len(docs),
+            ),
             code="too_many_documents",
             details={"limit": max_docs, "count": len(docs)},
         )
     for doc in docs:
         if len(doc["lines"]) > max_lines:
             raise Invalid(
-                f"Document {doc['external_id']!r} has {len(doc['lines'])} lines; a document "
-                f"carries at most {max_lines}.",
+                N_(
+                    "Document %(id)r has %(count)s lines; a document carries at most %(cap)s.",
+                    id=doc["external_id"],
+                    count=len(doc["lines"]),
+                    cap=max_lines,
+                ),
                 code="too_many_lines",
                 details={"limit": max_lines, "external_id": doc["external_id"]},
             )

@@ -17,7 +17,7 @@ from relay.api.base import (
     page_limit,
     path_id,
 )
-from relay.api.errors import error_body
+from relay.api.errors import error_body, localized
 from relay.api.fields import Empty
 from relay.api.terminal.schemas import (
     BatchCompletion,
@@ -40,7 +40,14 @@ from relay.db import transaction
 from relay.directory import devices, throttle, users
 from relay.directory.auth import Identity
 from relay.documents import inbox, lifecycle, lines, parts
-from relay.errors import Forbidden, Invalid, RelayError, Unauthorized, first_field_error
+from relay.errors import (
+    N_,
+    Forbidden,
+    Invalid,
+    RelayError,
+    Unauthorized,
+    first_field_error,
+)
 from relay.extensions import db
 from relay.models import Document, Instance, InstanceState
 from relay.paging import id_after
@@ -121,7 +128,7 @@ class SessionsView(MethodView):
         """
         who = identity()
         if who.kind != "device":
-            raise Forbidden("Log in with the device token, not with another session.")
+            raise Forbidden(N_("Log in with the device token, not with another session."))
         config = current_app.config
         limit, counter = limits.configured("RATELIMIT_LOGIN"), limits.address("login-address")
         refused = throttle.blocked_for(counter, limit) or throttle.count(counter, limit)
@@ -151,7 +158,7 @@ class CurrentSessionView(MethodView):
         """Log the operator out (with the session token)."""
         who = identity()
         if who.kind != "session":
-            raise Forbidden("Only an operator session can be logged out.")
+            raise Forbidden(N_("Only an operator session can be logged out."))
         with transaction():
             users.log_out(who)
 
@@ -266,7 +273,11 @@ def _check_completion_size(data: dict[str, Any]) -> None:
     cap = current_app.config["COMPLETION_MAX_LINES"]
     if len(data["lines"]) > cap:
         raise Invalid(
-            f"A completion carries at most {cap} lines; this one has {len(data['lines'])}.",
+            N_(
+                "A completion carries at most %(cap)s lines; this one has %(count)s.",
+                cap=cap,
+                count=len(data["lines"]),
+            ),
             code="too_many_lines",
             details={"limit": cap},
         )
@@ -289,7 +300,10 @@ class CompletionsView(MethodView):
         cap = current_app.config["BATCH_MAX_COMPLETIONS"]
         if len(data["completions"]) > cap:
             raise Invalid(
-                f"A batch carries at most {cap} completions; send the rest in another batch.",
+                N_(
+                    "A batch carries at most %(cap)s completions; send the rest in another batch.",
+                    cap=cap,
+                ),
                 code="too_many_completions",
                 details={"limit": cap},
             )
@@ -308,9 +322,9 @@ def _complete_one(who: Identity, raw: Any) -> dict[str, Any]:
         try:
             payload = _batch_item.load(raw)
         except ma.ValidationError as err:
-            first = first_field_error(err.messages) or "see details"
+            first = first_field_error(err.messages) or N_("see details.")
             raise Invalid(
-                f"The completion is not valid: {first.rstrip('.')}.",
+                N_("The completion is not valid: %(reason)s", reason=first),
                 details={"fields": err.messages},
             ) from err
         _check_completion_size(payload)
@@ -323,5 +337,5 @@ def _complete_one(who: Identity, raw: Any) -> dict[str, Any]:
         return {
             **item,
             "status": err.status,
-            "body": error_body(err.code, err.message, err.details),
+            "body": error_body(err.code, localized(err), err.details),
         }

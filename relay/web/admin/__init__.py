@@ -1,6 +1,7 @@
 """The admin console at /admin/: one views module per object, templates mirroring them."""
 
 from relay.web.admin import (
+    catalogs,
     devices,
     documents,
     overview,
@@ -14,6 +15,7 @@ from relay.web.admin.base import bp
 
 __all__ = [
     "bp",
+    "catalogs",
     "devices",
     "documents",
     "overview",

@@ -26,7 +26,7 @@ from relay.directory import console
 from relay.directory.console import Signed
 from relay.errors import RelayError
 from relay.extensions import db
-from relay.i18n import LANGUAGES
+from relay.i18n import LANGUAGES, say
 from relay.ids import parse_uuid
 from relay.timeutil import utcnow
 from relay.web import csrf
@@ -173,7 +173,7 @@ def failed(err: RelayError) -> None:
 
 def translate(message: str) -> str:
     """A domain sentence in the page's language when the catalog has it."""
-    return gettext(message)
+    return say(message)
 
 
 def field_errors(err: RelayError) -> dict[str, list[str]]:
@@ -280,7 +280,27 @@ LABELS: dict[str, dict[str, Any]] = {
         "chained": lazy_gettext("next process started"),
         "chain_failed": lazy_gettext("next process not started"),
     },
+    "upload_mode": {
+        "merge": lazy_gettext("merge"),
+        "mirror": lazy_gettext("mirror (exact copy)"),
+    },
 }
+
+# The known catalogs by the seeds' names; other catalogs are shown by their own name.
+CATALOG_NAMES: dict[str, Any] = {
+    "products": lazy_gettext("Products"),
+    "warehouses": lazy_gettext("Warehouses"),
+    "cells": lazy_gettext("Cells"),
+    "stock": lazy_gettext("Stock"),
+    "prices": lazy_gettext("Prices"),
+}
+
+
+@bp.app_template_global()
+def catalog_label(name: str) -> str:
+    """A catalog as the console names it: "Products (products)", or its name."""
+    known = CATALOG_NAMES.get(name)
+    return f"{known} ({name})" if known is not None else name
 
 
 def _labeller(kind: str) -> Callable[[Any], str]:
@@ -300,6 +320,7 @@ for _kind, _name in (
     ("write", "write_label"),
     ("actor", "actor_label"),
     ("event", "event_label"),
+    ("upload_mode", "upload_mode_label"),
 ):
     bp.add_app_template_global(_labeller(_kind), _name)
 
