@@ -24,7 +24,10 @@ def loads(s: str | bytes, **kwargs: Any) -> Any:
     return simplejson.loads(s, **kwargs)
 
 
-# Numbers beyond these cannot be quantities and some databases cannot store them in JSON.
+# Numbers beyond these cannot be quantities and some databases cannot store them in JSON. A
+# number in a body is below 10**40 in magnitude with at most 40 digits after the point, however
+# it is spelled (an integer of 41 digits and 1e40 alike are out), so the OpenAPI document can
+# state the bound as a range and a multipleOf (relay/api/docs.py).
 MAX_NUMBER_DIGITS = 40
 MAX_EXPONENT = 40
 
@@ -35,7 +38,13 @@ class BodyError(ValueError):
 
 def _number(text: str) -> Decimal:
     value = Decimal(text)
-    if len(text) > MAX_NUMBER_DIGITS + 10 or abs(value.adjusted()) > MAX_EXPONENT:
+    exponent = value.as_tuple().exponent
+    if (
+        len(text) > MAX_NUMBER_DIGITS + 10
+        or not isinstance(exponent, int)
+        or exponent < -MAX_EXPONENT
+        or (value and value.adjusted() >= MAX_EXPONENT)
+    ):
         raise BodyError(f"the number {text[:20]}… is out of range")
     return value
 

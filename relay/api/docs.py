@@ -6,14 +6,25 @@ Written once here from what the code does (the auth decorator, the JSON parser, 
 rather than repeated on every view.
 """
 
+import copy
 from typing import Any
 
+from relay import jsonutil, settings
 from relay.api.base import Api
+from relay.api.examples import AT, EXAMPLES, RESULT
+from relay.api.terminal.schemas import BatchCompletion
+from relay.catalogs.items import NAME as CATALOG_NAME
+from relay.processes.schema import KEY_PATTERN
 
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 RATE_LIMITED = ("/api/v1/terminal/enroll", "/api/v1/terminal/sessions")
 
-# Standard Webhooks headers on every delivery (SPEC §8).
+# Standard Webhooks headers on every delivery (SPEC §8), and what they look like.
+WEBHOOK_HEADER_EXAMPLES = {
+    "webhook-id": "msg_0193a1f2c3d47e8f9a0b1c2d3e4f5a6b",
+    "webhook-timestamp": "1795256100",
+    "webhook-signature": "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
+}
 WEBHOOK_HEADERS = {
     "webhook-id": "The same on every attempt of one delivery (msg_…): deduplicate on it.",
     "webhook-timestamp": "Unix time of this attempt.",
@@ -71,7 +82,7 @@ def _webhook_callback() -> dict[str, Any]:
     """The deliveries the relay POSTs to the tenant's webhook URL, as an OpenAPI callback."""
     headers = [
         {"name": name, "in": "header", "required": True, "schema": {"type": "string"},
-         "description": description}
+         "description": description, "example": WEBHOOK_HEADER_EXAMPLES[name]}
         for name, description in WEBHOOK_HEADERS.items()
     ]  # fmt: skip
     event = {
@@ -85,12 +96,31 @@ def _webhook_callback() -> dict[str, Any]:
                 "/api/v1/results/{id} shows it (with `chain`); for ping: {tenant}.",
                 "oneOf": [
                     {"$ref": "#/components/schemas/ResultOut"},
-                    {"type": "object", "properties": {"tenant": {"type": "string"}}},
+                    {
+                        "type": "object",
+                        "title": "ping",
+                        "required": ["tenant"],
+                        "properties": {"tenant": {"type": "string"}},
+                        "additionalProperties": False,
+                    },
                 ],
             },
         },
     }
-    body = {"required": True, "content": {"application/json": {"schema": event}}}
+    examples = {
+        "result.completed": {
+            "summary": "A result of an online device",
+            "value": {"type": "result.completed", "timestamp": AT, "data": RESULT},
+        },
+        "ping": {
+            "summary": "POST /api/v1/admin/webhook/test",
+            "value": {"type": "ping", "timestamp": AT, "data": {"tenant": "demo"}},
+        },
+    }
+    body = {
+        "required": True,
+        "content": {"application/json": {"schema": event, "examples": examples}},
+    }
     return {
         "result": {
             "{$request.body#/url}": {
@@ -111,6 +141,339 @@ def _webhook_callback() -> dict[str, Any]:
     }  # fmt: skip
 
 
+# -- Bounds the server enforces that the marshmallow fields cannot say by themselves ----------
+
+# A number as the body parser takes it in any field (relay.jsonutil): below 10**40 in
+# magnitude, at most 40 digits after the point.
+JSON_NUMBER = {
+    "type": "number",
+    "description": f"Below 10^{jsonutil.MAX_EXPONENT} in magnitude, at most "
+    f"{jsonutil.MAX_EXPONENT} digits after the point (any number in a body).",
+    "minimum": -(10**jsonutil.MAX_EXPONENT),
+    "exclusiveMinimum": True,
+    "maximum": 10**jsonutil.MAX_EXPONENT,
+    "exclusiveMaximum": True,
+    "multipleOf": float(f"1e-{jsonutil.MAX_EXPONENT}"),
+}
+# OpenAPI 3.0 has no "null" type: a nullable type whose only value is null.
+NULL = {"type": "string", "nullable": True, "enum": [None]}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+SHARED_SCHEMAS: dict[str, dict[str, Any]] = {
+    "JsonNumber": JSON_NUMBER,
+    "Scalar": {
+        "description": "Text, a number, true/false or null.",
+        "anyOf": [{"type": "string"}, _ref("JsonNumber"), {"type": "boolean"}, NULL],
+    },
+    "JsonValue": {
+        "description": "Any JSON value.",
+        "anyOf": [
+            {"type": "string"},
+            _ref("JsonNumber"),
+            {"type": "boolean"},
+            NULL,
+            {"type": "array", "items": _ref("JsonValue")},
+            {"type": "object", "additionalProperties": _ref("JsonValue")},
+        ],
+    },
+}
+
+_YEAR = "([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
+_LEAP_YEAR = "([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)"
+_MONTH_DAY = (
+    "((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])"
+    "|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+    "|02-(0[1-9]|1[0-9]|2[0-8]))"
+)
+_HOUR = "([01][0-9]|2[0-3])"
+_TIME = f"[T ]{_HOUR}:[0-5][0-9](:[0-5][0-9](\\.[0-9]+)?)?(Z|[+-]{_HOUR}:?[0-5][0-9])?"
+# What relay.api.fields.DocumentDate takes: a real date, or date and time (ISO 8601).
+DATE_PATTERN = f"^({_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)({_TIME})?$"
+
+# A target names one kind of addressee; users and groups together are one kind, and an empty
+# list or "all": false names nothing.
+_NO_DEVICE = {"not": {"anyOf": [{"required": ["pin"]}, {"required": ["device_id"]}]}}
+_NOBODY = {"users": {"maxItems": 0}, "groups": {"maxItems": 0}}
+TARGET_KINDS = [
+    {
+        "title": "By PIN",
+        "required": ["pin"],
+        "not": {"required": ["device_id"]},
+        "properties": {**_NOBODY, "all": {"enum": [False]}},
+    },
+    {
+        "title": "By device id",
+        "required": ["device_id"],
+        "not": {"required": ["pin"]},
+        "properties": {**_NOBODY, "all": {"enum": [False]}},
+    },
+    {
+        "title": "Users and/or groups (none at all: no target)",
+        **_NO_DEVICE,
+        "properties": {"all": {"enum": [False]}},
+    },
+    {
+        "title": "Everyone",
+        **_NO_DEVICE,
+        "required": ["all"],
+        "properties": {**_NOBODY, "all": {"enum": [True]}},
+    },
+]
+
+# Process fields that must agree (relay.processes.schema.disagreement), for a whole process.
+# A PATCH is checked merged with the stored process, which its body's schema cannot see.
+_DEVICE_ALONE = {
+    "title": "A device process: no fixed users or groups, no copies, no collective work",
+    "properties": {
+        "assign_to": {"enum": ["device"]},
+        "assignees": {
+            "type": "object",
+            "nullable": True,
+            "properties": {"users": {"maxItems": 0}, "groups": {"maxItems": 0}},
+        },
+        "per_user_copy": {"enum": [False]},
+        "collective_work": {"enum": [False]},
+    },
+}
+PROCESS_AGREEMENT = {
+    "anyOf": [
+        {"title": "A process for users", "properties": {"assign_to": {"enum": ["users"]}}},
+        _DEVICE_ALONE,
+    ],
+    "not": {
+        "title": "both per_user_copy and collective_work",
+        "required": ["per_user_copy", "collective_work"],
+        "properties": {"per_user_copy": {"enum": [True]}, "collective_work": {"enum": [True]}},
+    },
+}
+# Path parameters of a known form: (the path's start, the parameter) → its pattern.
+PATH_PATTERNS = {
+    ("/api/v1/admin/business-processes/", "key"): KEY_PATTERN,
+    ("/api/v1/catalogs/", "name"): CATALOG_NAME.pattern,
+    ("/api/v1/terminal/catalogs/", "name"): CATALOG_NAME.pattern,
+}
+
+
+def _only_null_when_none(schema: Any) -> None:
+    """Make apispec's nullable branch of a nested object (``{"type": "object", "nullable":
+    true}``, which admits any object) admit null alone."""
+    if isinstance(schema, dict):
+        for branch in schema.get("anyOf", []):
+            if branch == {"type": "object", "nullable": True}:
+                branch["enum"] = [None]
+        for value in schema.values():
+            _only_null_when_none(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _only_null_when_none(value)
+
+
+def _state_bounds(api: Api) -> None:
+    """Say in the document the bounds the server enforces beyond each field's own schema."""
+    for name, schema in SHARED_SCHEMAS.items():
+        api.spec.components.schema(name, schema)
+    api.spec.components.schema("BatchCompletion", schema=BatchCompletion)
+    schemas = api.spec.components.schemas
+    for line in ("LineIn", "ActualLine"):
+        schemas[line]["additionalProperties"] = _ref("Scalar")
+        schemas[line]["description"] = (
+            "Fields beyond the ones listed are kept when they are scalars (text, numbers, "
+            "true/false, null)."
+        )
+    for body in ("DocumentIn", "CompleteIn", "BatchCompletion"):
+        header = schemas[body]["properties"]["header"]
+        header["additionalProperties"] = _ref("JsonValue")
+        header["description"] = "Free fields: names of 1 to 64 characters, any JSON values."
+    date = schemas["DocumentIn"]["properties"]["date"]
+    date.update(pattern=DATE_PATTERN, maxLength=32)
+    schemas["Target"]["anyOf"] = TARGET_KINDS
+    schemas["Target"]["description"] = (
+        "One kind of addressee: a PIN, a device id, users and/or groups, or everyone."
+    )
+    schemas["BatchIn"]["properties"]["completions"]["items"] = {
+        "description": "A completion as …/complete takes it, with the instance `id`. Each is "
+        "checked on its own: one of another shape is answered in `results` with its 422.",
+        "anyOf": [
+            {"$ref": "#/components/schemas/BatchCompletion"},
+            {"type": "object", "additionalProperties": _ref("JsonValue")},
+            {"type": "array", "items": _ref("JsonValue")},
+            {"type": "string"},
+            _ref("JsonNumber"),
+            {"type": "boolean"},
+        ],
+    }
+    schemas["ProcessIn"].update(PROCESS_AGREEMENT)
+    for schema in schemas.values():
+        _only_null_when_none(schema)
+    for path, item in api.spec._paths.items():
+        for parameter in item.get("parameters", []):
+            for (start, name), pattern in PATH_PATTERNS.items():
+                if path.startswith(start) and parameter == {
+                    **parameter,
+                    "name": name,
+                    "in": "path",
+                }:
+                    parameter["schema"] = {"type": "string", "pattern": pattern}
+
+
+# -- Catalog items (relay.catalogs.items): each known catalog's fields, at a path of its own --
+
+
+def _text(most: int, *, nullable: bool = False, least: int = 1) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "string", "minLength": least, "maxLength": most}
+    if nullable:
+        out["nullable"] = True
+    return out
+
+
+def _digits_then_one(positions: int, tail: int) -> str:
+    """Text of at most ``positions + tail`` digits with a nonzero one among the first ones."""
+    return "|".join(
+        f"[0-9]{{{k}}}[1-9][0-9]{{0,{positions + tail - 1 - k}}}" for k in range(positions)
+    )
+
+
+_INTEGER_DIGITS, _DECIMALS = 21, 20
+_FRACTION = f"(\\.[0-9]{{1,{_DECIMALS}}})?"
+_NONZERO_FRACTION = f"\\.({_digits_then_one(_DECIMALS, 0)})"
+
+
+def _catalog_decimal(sign: str) -> dict[str, Any]:
+    """A catalog number (qty, price, factor): a JSON number, or text like "89.90".
+
+    ``sign`` is "any", "not_negative" or "positive". Its magnitude is 0 or within
+    [10^-20, 10^21) (relay.catalogs.items._bounded).
+    """
+    positive = {"minimum": 1e-20, "maximum": 1e21, "exclusiveMaximum": True}
+    ranges: list[dict[str, Any]] = [positive]
+    if sign != "positive":
+        ranges.insert(0, {"enum": [0]})
+    if sign == "any":
+        ranges.append({"minimum": -1e21, "exclusiveMinimum": True, "maximum": -1e-20})
+    number = {**JSON_NUMBER, "anyOf": ranges}
+    number.pop("description")
+    whole = f"[0-9]{{1,{_INTEGER_DIGITS}}}"
+    text_pattern = {
+        "any": f"^-?{whole}{_FRACTION}$",
+        "not_negative": f"^(-0{{1,{_INTEGER_DIGITS}}}(\\.0{{1,{_DECIMALS}}})?|{whole}{_FRACTION})$",
+        "positive": f"^(({_digits_then_one(_INTEGER_DIGITS, 0)}){_FRACTION}"
+        f"|0{{1,{_INTEGER_DIGITS}}}{_NONZERO_FRACTION})$",
+    }[sign]
+    return {
+        "description": "A number, or text like 89.90 (digits, a point, digits).",
+        "anyOf": [number, {"type": "string", "pattern": text_pattern}],
+    }
+
+
+def _item(title: str, required: list[str], fields: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": f"{title} Fields beyond these are kept when they are scalars.",
+        "required": ["id", *required],
+        "properties": {"id": _text(200), **fields},
+        "additionalProperties": _ref("Scalar"),
+    }
+
+
+CATALOG_ITEMS: dict[str, dict[str, Any]] = {
+    "products": _item(
+        "A product; `barcodes` has one entry per packaging (a barcode once).",
+        ["name", "unit"],
+        {
+            "name": _text(500),
+            "unit": _text(64),
+            "article": _text(200, nullable=True, least=0),
+            "barcodes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["barcode"],
+                    "properties": {
+                        "barcode": _text(100),
+                        "unit": _text(64, nullable=True, least=0),
+                        "factor": {**_catalog_decimal("positive"), "nullable": True},
+                    },
+                    "additionalProperties": False,
+                },
+            },
+        },
+    ),
+    "warehouses": _item("A warehouse.", ["name"], {"name": _text(500)}),
+    "cells": _item(
+        "A storage cell.",
+        ["warehouse_id", "name"],
+        {"warehouse_id": _text(200), "name": _text(500), "barcode": _text(100, nullable=True)},
+    ),
+    "stock": _item(
+        "A stock balance.",
+        ["product_id", "warehouse_id", "qty"],
+        {
+            "product_id": _text(200),
+            "warehouse_id": _text(200),
+            "cell_id": _text(200, nullable=True, least=0),
+            "qty": _catalog_decimal("any"),
+        },
+    ),
+    "prices": _item(
+        "A price.",
+        ["product_id", "price"],
+        {"product_id": _text(200), "price": _catalog_decimal("not_negative")},
+    ),
+}
+FREE_ITEM = _item("An item of a catalog that is not one of the known ones.", [], {})
+ITEM_PATHS = (
+    "/api/v1/catalogs/{name}/items",
+    "/api/v1/catalogs/{name}/uploads/{upload_id}/packets/{number}",
+)
+
+
+def _items_body(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["items"],
+        "properties": {
+            "items": {"type": "array", "maxItems": settings.CATALOG_PACKET_MAX_ITEMS, "items": item}
+        },
+        "additionalProperties": False,
+    }
+
+
+def _catalog_paths(api: Api) -> None:
+    """Give each known catalog's item-carrying paths a body of its own items.
+
+    The server takes every catalog at ``{name}``; the document lists the known ones apart (a
+    concrete path is matched before a templated one), so each states its items' fields, and
+    ``{name}`` there names any other catalog.
+    """
+    paths = api.spec._paths
+    for name, item in {**CATALOG_ITEMS, "": FREE_ITEM}.items():
+        api.spec.components.schema(f"{name.capitalize() or 'Free'}Item", item)
+    for template in ITEM_PATHS:
+        generic = paths[template]
+        for parameter in generic["parameters"]:
+            if parameter["name"] == "number":
+                parameter["schema"]["minimum"] = 1
+            if parameter["name"] == "name":
+                parameter["schema"]["not"] = {"enum": list(CATALOG_ITEMS)}
+                parameter["description"] = "Any catalog but the known ones (listed apart)."
+        generic["put"]["requestBody"]["content"]["application/json"]["schema"] = _items_body(
+            _ref("FreeItem")
+        )
+        for name in CATALOG_ITEMS:
+            concrete = copy.deepcopy(generic)
+            concrete["parameters"] = [p for p in concrete["parameters"] if p["name"] != "name"]
+            body = concrete["put"]["requestBody"]["content"]["application/json"]
+            body["schema"] = _items_body(_ref(f"{name.capitalize()}Item"))
+            for operation in concrete.values():
+                if isinstance(operation, dict) and "summary" in operation:
+                    operation["summary"] += f" ({name})"
+            paths[template.replace("{name}", name)] = concrete
+
+
 def complete_spec(api: Api) -> None:
     """Add the error answers, optional bodies and the webhook callback to the registered paths."""
     schemas = api.spec.components.schemas
@@ -122,164 +485,18 @@ def complete_spec(api: Api) -> None:
             for status, answer in _errors_of(path, method, operation).items():
                 responses.setdefault(status, answer)
             _optional_bodies(schemas, operation)
+    _state_bounds(api)
+    _catalog_paths(api)
     webhook = api.spec._paths.get("/api/v1/admin/webhook", {}).get("put")
     if webhook is not None:
         webhook["callbacks"] = _webhook_callback()
     _add_examples(api.spec._paths)
 
 
-# Appendix A's payloads, shown on the operations they belong to.
-_ORDER = {
-    "external_id": "ЗаказПоставщику-0000-000123",
-    "number": "0000-000123",
-    "date": "2026-11-20",
-    "header": {"warehouse": "Основной склад", "counterparty": "ООО Ромашка"},
-    "lines": [
-        {
-            "line_id": "1",
-            "product_id": "p-001",
-            "name": "Молоко 1 л",
-            "barcode": "4601234567890",
-            "unit": "шт",
-            "declared_qty": 10,
-        }
-    ],
-}
-_ID = "0190f2a1-7c3e-7d2a-9b1e-3f5a2c4d6e80"
-_DEVICE = {"type": "device", "device_id": _ID, "pin": "5546", "name": "Склад-1"}
-_RESULT = {
-    "id": _ID,
-    "document_id": _ID,
-    "instance_id": _ID,
-    "external_id": "ЗаказПоставщику-0000-000123",
-    "business_process": "purchase-receipt",
-    "business_process_version": 1,
-    "result_document_type": "Приобретение товаров и услуг",
-    "on_load": {
-        "create_new_document": True,
-        "post_after_load": False,
-        "write_after_load": "online_only",
-    },
-    "completed_at": "2026-11-20T10:15:00.000Z",
-    "completed_by": {"login": "ivanov", "device_id": _ID, "pin": "5546"},
-    "header": {"comment": "2 boxes damaged"},
-    "lines": [
-        {
-            "line_id": "1",
-            "product_id": "p-001",
-            "declared_qty": 10,
-            "actual_qty": 9,
-            "actual": [{"qty": 6}, {"qty": 3, "serial": "SN-42"}],
-        }
-    ],
-    "undeclared": [{"product_id": "p-009", "barcode": "4600000000009", "qty": 1}],
-    "chain": None,
-}
-EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
-    ("post", "/api/v1/documents"): {
-        "request": {
-            "business_process": "purchase-receipt",
-            "target": {"pin": "5546"},
-            "documents": [_ORDER],
-        },
-        "201": {
-            "documents": [
-                {
-                    "id": _ID,
-                    "external_id": _ORDER["external_id"],
-                    "version": 1,
-                    "state": "queued",
-                    "status": "created",
-                    "instances": [{"id": _ID, "state": "queued", "addressee": _DEVICE}],
-                }
-            ]
-        },
-    },
-    ("get", "/api/v1/terminal/documents"): {
-        "200": {
-            "documents": [
-                {
-                    "id": _ID,
-                    "document_id": _ID,
-                    "business_process": "purchase-receipt",
-                    "terminal_document_type": "receipt",
-                    "external_id": _ORDER["external_id"],
-                    "number": "0000-000123",
-                    "state": "queued",
-                    "claimed_by_me": False,
-                    "collective": False,
-                    "version": 1,
-                }
-            ],
-            "next": None,
-        }
-    },
-    ("post", "/api/v1/terminal/documents/{instance_id}/claim"): {
-        "200": {"id": _ID, "state": "claimed", "claim_token": "relay_clm_…"}
-    },
-    ("post", "/api/v1/terminal/documents/{instance_id}/complete"): {
-        "request": {
-            "submission_id": "7f1c2b9e-4d3a-4c1b-8e2f-0a9b8c7d6e5f",
-            "claim_token": "relay_clm_…",
-            "close": True,
-            "header": {"comment": "2 boxes damaged"},
-            "lines": [
-                {"line_id": "1", "qty": 6},
-                {"line_id": "1", "qty": 3, "serial": "SN-42"},
-                {"product_id": "p-009", "barcode": "4600000000009", "qty": 1},
-            ],
-        },
-        "200": {"id": _ID, "state": "completed", "result_id": _ID},
-    },
-    ("get", "/api/v1/results"): {"200": {"results": [_RESULT], "next": None}},
-    ("get", "/api/v1/results/{result_id}"): {"200": _RESULT},
-    ("post", "/api/v1/results/ack"): {
-        "request": {"ids": [_ID]},
-        "200": {"processed": [_ID], "already_processed": []},
-    },
-    ("post", "/api/v1/admin/enrollment-codes"): {
-        "request": {"uses": 1, "ttl_seconds": 86400},
-        "201": {"code": "ENR-7K2M-…", "expires_at": "2026-11-21T10:15:00.000Z", "uses_left": 1},
-    },
-    ("post", "/api/v1/terminal/enroll"): {
-        "request": {
-            "code": "ENR-7K2M-…", "name": "Склад-1", "model": "EDA50", "serial": "16204B17A7"
-        },
-        "201": {"device_id": _ID, "pin": "5546", "token": "relay_dev_…"},
-    },
-    ("post", "/api/v1/terminal/sessions"): {
-        "request": {"login": "ivanov", "password": "…"},
-        "201": {"session_token": "relay_ses_…", "user": {"login": "ivanov", "name": "Иванов И."}},
-    },
-    ("post", "/api/v1/admin/users"): {
-        "request": {"login": "ivanov", "name": "Иванов И.", "password": "…"},
-    },
-    ("post", "/api/v1/admin/groups"): {"request": {"name": "Общая", "members": ["ivanov"]}},
-    ("patch", "/api/v1/admin/devices/{device_id}"): {
-        "request": {"name": "Склад-2", "mode": "online"}
-    },
-    ("put", "/api/v1/admin/webhook"): {
-        "request": {"url": "https://1c.example.com/base/hs/relay/results", "enabled": True},
-        "200": {"url": "https://1c.example.com/base/hs/relay/results", "enabled": True,
-                "secret": "whsec_…"},
-    },
-    ("get", "/api/v1/devices"): {
-        "200": {
-            "devices": [
-                {"id": _ID, "pin": "5546", "name": "Склад-1", "model": "EDA50",
-                 "mode": "offline", "last_seen_at": "2026-11-20T10:15:00.000Z"}
-            ],
-            "next": None,
-        }
-    },
-}  # fmt: skip
-
-
 def _add_examples(paths: dict[str, Any]) -> None:
+    """Show relay.api.examples on the operations (an example of no operation is an error)."""
     for (method, path), examples in EXAMPLES.items():
-        operation = paths.get(path, {}).get(method)
-        if operation is None:
-            continue
+        operation = paths[path][method]
         for key, example in examples.items():
             if key == "request":
                 content = operation["requestBody"]["content"]["application/json"]

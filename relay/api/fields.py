@@ -14,6 +14,7 @@ from relay.timeutil import iso
 
 MAX_DECIMAL_PLACES = 6
 MAX_INTEGER_DIGITS = 12
+QUANTITY_STEP = float(f"1e-{MAX_DECIMAL_PLACES}")
 
 
 class Quantity(ma.fields.Decimal):
@@ -21,7 +22,18 @@ class Quantity(ma.fields.Decimal):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("validate", validate.Range(min=0))
-        kwargs.setdefault("metadata", {"type": "number"})
+        # The bounds _deserialize enforces, as the OpenAPI document states them.
+        kwargs.setdefault(
+            "metadata",
+            {
+                "type": "number",
+                "maximum": 10**MAX_INTEGER_DIGITS,
+                "exclusiveMaximum": True,
+                "multipleOf": QUANTITY_STEP,
+                "description": f"At most {MAX_INTEGER_DIGITS} digits before the point and "
+                f"{MAX_DECIMAL_PLACES} after it.",
+            },
+        )
         super().__init__(allow_nan=False, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:

@@ -25,7 +25,7 @@ SCALARS = (str, int, float, Decimal, bool, type(None))
 
 def check_name(name: str) -> str:
     """Refuse a catalog name that is not lowercase letters, digits, '-' and '_'."""
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise Invalid(
             N_(
                 "'%(name)s' is not a catalog name: use lowercase latin letters, digits, '-' "
@@ -67,12 +67,23 @@ class ItemSchema(ma.Schema):
             raise ma.ValidationError(errors)
 
 
+# A number given as text: digits, at most one '-', a point and digits; no exponent, no spaces.
+NUMBER_TEXT = re.compile(r"^-?[0-9]{1,21}(\.[0-9]{1,20})?$")
+
+
+class _Decimal(fields.Decimal):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str) and not NUMBER_TEXT.match(value):
+            raise ma.ValidationError("Must be a number, or text like 89.90 or -3.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def _number(**kwargs: Any) -> fields.Decimal:
     """A decimal kept exact; given as a JSON number or as text ("89.90" from a CSV)."""
     checks: list[Any] = [_bounded]
     if "validate" in kwargs:
         checks.append(kwargs.pop("validate"))
-    return fields.Decimal(as_string=False, validate=checks, **kwargs)
+    return _Decimal(as_string=False, validate=checks, **kwargs)
 
 
 def _bounded(value: Decimal) -> bool:

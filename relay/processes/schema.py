@@ -98,31 +98,42 @@ class ProcessSchema(_Strict):
     def _coherent(self, data: dict[str, Any], *, partial: Any = None, **_kwargs: Any) -> None:
         if partial:
             return  # a PATCH: the merged whole is validated again before it is saved
-        assignees = data.get("assignees")
-        if data["assign_to"] == "device":
-            if assignees and (assignees["users"] or assignees["groups"]):
-                raise ma.ValidationError(
-                    "Fixed assignees need assign_to: users; a device process is sent to a device.",
-                    "assignees",
-                )
-            if data["per_user_copy"]:
-                raise ma.ValidationError(
-                    "per_user_copy needs assign_to: users; a device has no users to copy for.",
-                    "per_user_copy",
-                )
-            if data["collective_work"]:
-                raise ma.ValidationError(
-                    "collective_work needs assign_to: users; users join a collective document.",
-                    "collective_work",
-                )
-        if data["per_user_copy"] and data["collective_work"]:
-            raise ma.ValidationError(
-                "A process is either worked together (collective_work) or copied per user "
-                "(per_user_copy), not both.",
-                "collective_work",
-            )
-        if data.get("key") and data.get("next_business_process") == data["key"]:
-            raise ma.ValidationError("A process cannot chain to itself.", "next_business_process")
+        found = disagreement(data)
+        if found:
+            raise ma.ValidationError(found[1], found[0])
+
+
+# The fields of a process that must agree with each other, and what is said when they do not.
+DEVICE_WITH_ASSIGNEES = (
+    "Fixed assignees need assign_to: users; a device process is sent to a device."
+)
+DEVICE_WITH_COPIES = "per_user_copy needs assign_to: users; a device has no users to copy for."
+DEVICE_WITH_COLLECTIVE = "collective_work needs assign_to: users; users join a collective document."
+COPIES_AND_COLLECTIVE = (
+    "A process is either worked together (collective_work) or copied per user "
+    "(per_user_copy), not both."
+)
+CHAIN_TO_ITSELF = "A process cannot chain to itself."
+DISAGREEMENTS = frozenset(
+    {DEVICE_WITH_ASSIGNEES, DEVICE_WITH_COPIES, DEVICE_WITH_COLLECTIVE, COPIES_AND_COLLECTIVE}
+)
+
+
+def disagreement(data: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The first field that disagrees with another one, and why; None when they agree."""
+    assignees = data.get("assignees")
+    if data["assign_to"] == "device":
+        if assignees and (assignees["users"] or assignees["groups"]):
+            return "assignees", DEVICE_WITH_ASSIGNEES
+        if data["per_user_copy"]:
+            return "per_user_copy", DEVICE_WITH_COPIES
+        if data["collective_work"]:
+            return "collective_work", DEVICE_WITH_COLLECTIVE
+    if data["per_user_copy"] and data["collective_work"]:
+        return "collective_work", COPIES_AND_COLLECTIVE
+    if data.get("key") and data.get("next_business_process") == data["key"]:
+        return "next_business_process", CHAIN_TO_ITSELF
+    return None
 
 
 _schema = ProcessSchema()
@@ -187,8 +198,27 @@ def validate_definition(data: Mapping[str, Any]) -> dict[str, Any]:
                 "The business process is not valid: %(reason)s",
                 reason=first_field_error(err.messages) or N_("invalid"),
             ),
+            code=_code_of(err.messages),
             details={"fields": err.messages},
         ) from err
+
+
+def _code_of(messages: Any) -> str:
+    """A code apart for fields that disagree, which each field's own schema cannot tell.
+
+    Schema-level rules run only once every field is valid on its own, so such an error is
+    alone in ``messages``.
+    """
+    said = (
+        {text for texts in messages.values() for text in texts if isinstance(text, str)}
+        if isinstance(messages, dict) and all(isinstance(v, list) for v in messages.values())
+        else set()
+    )
+    if said == {CHAIN_TO_ITSELF}:
+        return "process_chain_loop"
+    if said and said <= DISAGREEMENTS:
+        return "process_fields_disagree"
+    return "validation_failed"
 
 
 def dump_definition(definition: Mapping[str, Any]) -> dict[str, Any]:

@@ -191,6 +191,7 @@ def save(
                 body=data["key"],
                 key=key,
             ),
+            code="key_mismatch",
             details={"fields": {"key": ["Must match the key in the address."]}},
         )
     existing = db.session.scalars(
@@ -219,6 +220,7 @@ def save(
     if updated_at is not None and (existing is None or updated_at != iso(existing.updated_at)):
         raise Invalid(
             N_("updated_at is set by the relay: send it back as GET gave it, or leave it out."),
+            code="read_only_changed",
             details={"fields": {"updated_at": ["Read-only: it differs from the current value."]}},
         )
     if existing is None:
@@ -264,6 +266,7 @@ def check_chain(tenant_id: int, definition: Mapping[str, Any]) -> None:
                     "next_business_process names %(name)r, which this tenant does not have.",
                     name=name,
                 ),
+                code="unknown_business_process",
                 details={"fields": {"next_business_process": ["Unknown process."]}},
             )
         return row.definition.get("next_business_process")

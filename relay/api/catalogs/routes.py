@@ -99,7 +99,7 @@ def _catalog_out(catalog: Catalog) -> dict[str, Any]:
 
 def _readable(name: str) -> str:
     """A catalog name from a read's URL; one that no catalog can have is simply not found."""
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise NotFound(
             N_("There is no catalog %(name)r.", name=name[:80]), code="catalog_not_found"
         )

@@ -3,6 +3,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
+from relay import settings
 from relay.api.base import Schema
 
 PRODUCT_EXAMPLE = {
@@ -69,7 +70,12 @@ class UploadIn(Schema):
     packets = ma.fields.Integer(
         required=True,
         validate=validate.Range(min=1),
-        metadata={"description": "How many packets will be sent, numbered from 1.", "example": 3},
+        metadata={
+            "description": "How many packets will be sent, numbered from 1 "
+            "(CATALOG_UPLOAD_MAX_PACKETS at most).",
+            "example": 3,
+            "maximum": settings.CATALOG_UPLOAD_MAX_PACKETS,
+        },
     )
 
 
@@ -124,7 +130,11 @@ class DeltaQuery(Schema):
     )
     limit = ma.fields.Integer(
         load_default=None,
-        metadata={"description": "Items per page (default 1000, at most 5000)."},
+        metadata={
+            "description": "Items per page (default 1000, at most 5000).",
+            "minimum": 1,
+            "maximum": settings.CATALOG_PAGE_SIZE_MAX,
+        },
     )
 
 
