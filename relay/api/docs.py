@@ -19,6 +19,7 @@ from relay.processes.schema import KEY_PATTERN
 ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 RATE_LIMITED = ("/api/v1/terminal/enroll", "/api/v1/terminal/sessions")
 
+ONLINE_RESULT = {**RESULT, "completed_by": {**RESULT["completed_by"], "mode": "online"}}
 # Standard Webhooks headers on every delivery (SPEC §8), and what they look like.
 WEBHOOK_HEADER_EXAMPLES = {
     "webhook-id": "msg_0193a1f2c3d47e8f9a0b1c2d3e4f5a6b",
@@ -110,7 +111,7 @@ def _webhook_callback() -> dict[str, Any]:
     examples = {
         "result.completed": {
             "summary": "A result of an online device",
-            "value": {"type": "result.completed", "timestamp": AT, "data": RESULT},
+            "value": {"type": "result.completed", "timestamp": AT, "data": ONLINE_RESULT},
         },
         "ping": {
             "summary": "POST /api/v1/admin/webhook/test",

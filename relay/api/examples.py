@@ -82,9 +82,11 @@ DOCUMENT: dict[str, Any] = {
         {
             "id": ID,
             "state": "queued",
+            "addressee": DEVICE_ADDRESSEE,
             "addressees": [DEVICE_ADDRESSEE],
             "holder": None,
             "claim_expires_at": None,
+            "parts": [],
         }
     ],
     "result_ids": [],
@@ -239,7 +241,9 @@ COMPLETION = {
         {"product_id": "p-009", "barcode": "4600000000009", "qty": 1},
     ],
 }
-COMPLETED = {"id": ID, "state": "completed", "result_id": ID, "result_ids": [ID]}
+# A completion queued on a terminal while offline, uploaded later in a batch.
+SUBMISSION = "1b0e6c3a-9f2d-4e8b-a7c5-3d2f1e0a9b8c"
+COMPLETED = {"id": ID, "state": "completed", "result_id": ID}
 
 # (method, path) → {"request": body, "<status>": answer}.
 EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
@@ -260,7 +264,14 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
                     "version": 1,
                     "state": "queued",
                     "status": "created",
-                    "instances": [{"id": ID, "state": "queued", "addressee": DEVICE_ADDRESSEE}],
+                    "instances": [
+                        {
+                            "id": ID,
+                            "state": "queued",
+                            "addressee": DEVICE_ADDRESSEE,
+                            "addressees": [DEVICE_ADDRESSEE],
+                        }
+                    ],
                 }
             ]
         },
@@ -276,6 +287,7 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
             "instances": [
                 {
                     **DOCUMENT["instances"][0],
+                    "addressee": {**DEVICE_ADDRESSEE, "pin": "5547", "name": "Склад-2"},
                     "addressees": [{**DEVICE_ADDRESSEE, "pin": "5547", "name": "Склад-2"}],
                 }
             ],
@@ -340,12 +352,9 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
         "200": COMPLETED,
     },
     ("post", "/api/v1/terminal/completions"): {
-        "request": {"completions": [{**COMPLETION, "id": ID}]},
+        "request": {"completions": [{**COMPLETION, "id": ID, "submission_id": SUBMISSION}]},
         "200": {
-            "results": [
-                {"id": ID, "submission_id": COMPLETION["submission_id"], "status": 200,
-                 "body": COMPLETED}
-            ]
+            "results": [{"id": ID, "submission_id": SUBMISSION, "status": 200, "body": COMPLETED}]
         },
     },
     ("get", "/api/v1/admin/business-processes"): {"200": {"business_processes": [PROCESS]}},
@@ -406,7 +415,14 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("post", "/api/v1/admin/enrollment-codes"): {
         "request": {"uses": 1, "ttl_seconds": 86400},
-        "201": {"code": "ENR-7K2M-…", "expires_at": "2026-11-21T10:15:00.000Z", "uses_left": 1},
+        "201": {
+            "code": "ENR-7K2M-…",
+            "expires_at": "2026-11-21T10:15:00.000Z",
+            "uses_left": 1,
+            "qr_payload": '{"relay":"http://192.168.1.10:8000","code":"ENR-7K2M-…"}',
+            "qr_svg": '<svg xmlns="http://www.w3.org/2000/svg" …>…</svg>',
+            "warning": None,
+        },
     },
     ("get", "/api/v1/admin/webhook"): {"200": WEBHOOK},
     ("put", "/api/v1/admin/webhook"): {

@@ -1,13 +1,15 @@
 """Every operation of the OpenAPI document shows an example of its body and of its success
 answer, and every example is valid against the schema beside it."""
 
+import copy
 from typing import Any
 
 import jsonschema_rs
 import pytest
 import simplejson
 
-from tests.helpers import Client
+from relay.api.examples import EXAMPLES
+from tests.helpers import Client, TenantKeys, Terminal
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -58,6 +60,10 @@ def examples_of(spec: dict[str, Any]) -> list[tuple[str, dict[str, Any], Any]]:
                 found.append(
                     (f"{method} {path} {status}", content["schema"], content.get("example"))
                 )
+    callback = spec["paths"]["/api/v1/admin/webhook"]["put"]["callbacks"]["result"]
+    delivery = callback["{$request.body#/url}"]["post"]["requestBody"]["content"]
+    for kind, shown in delivery["application/json"]["examples"].items():
+        found.append((f"webhook {kind}", delivery["application/json"]["schema"], shown["value"]))
     return found
 
 
@@ -109,3 +115,124 @@ def test_the_callback_shows_each_kind_of_delivery(api: Client) -> None:
     assert {e["value"]["type"] for e in examples.values()} == {"result.completed", "ping"}
     for header in delivery["parameters"]:
         assert "example" in header, header["name"]
+
+
+def example(method: str, path: str, key: str = "request") -> Any:
+    return copy.deepcopy(EXAMPLES[(method, path)][key])
+
+
+def fields(value: Any, path: str = "") -> set[str]:
+    """The field names of an answer, nested, as paths (a list's first item stands for all)."""
+    if isinstance(value, dict):
+        return {path + name for name in value} | {
+            found for name, item in value.items() for found in fields(item, f"{path}{name}.")
+        }
+    if isinstance(value, list) and value:
+        return fields(value[0], f"{path}0.")
+    return set()
+
+
+class Relay:
+    """Sends an operation's request example (with ids and tokens of this tenant put in) and
+    checks the answer: the success status, and the example answer's fields exactly."""
+
+    def __init__(self, api: Client) -> None:
+        self.api = api
+        self.unlike: dict[str, Any] = {}
+
+    def send(
+        self, method: str, path: str, token: str | None, body: Any = None, **params: str
+    ) -> dict[str, Any]:
+        examples = EXAMPLES[(method, path)]
+        if body is None and "request" in examples:
+            body = example(method, path)
+        response = self.api.call(method.upper(), path.format(**params), token, json=body)
+        status = next(key for key in examples if key != "request")  # the first answer shown
+        assert str(response.status_code) == status, (method, path, response.json)
+        answer = dict(response.json or {})
+        sent, shown = fields(answer), fields(examples[status])
+        if sent != shown:
+            self.unlike[f"{method} {path}"] = {
+                "only the relay's": sorted(sent - shown),
+                "only the example's": sorted(shown - sent),
+            }
+        return answer
+
+
+def test_the_request_examples_are_accepted_by_a_relay(api: Client, tenant: TenantKeys) -> None:
+    """Each request example, sent as it is but for this tenant's ids, tokens and PINs."""
+    relay = Relay(api)
+    admin, accounting = tenant.admin_key, tenant.accounting_key
+    codes = "/api/v1/admin/enrollment-codes"
+    code = relay.send("post", codes, admin)["code"]
+    enroll = {**example("post", "/api/v1/terminal/enroll"), "code": code}
+    device = relay.send("post", "/api/v1/terminal/enroll", None, enroll)
+    token = device["token"]
+    relay.send("post", "/api/v1/admin/users", admin)
+    api.user(tenant, "petrov")
+    relay.send("post", "/api/v1/admin/groups", admin)
+    relay.send("patch", "/api/v1/admin/groups/{name}", admin, name="Общая")
+    relay.send("patch", "/api/v1/admin/users/{login}", admin, login="ivanov")
+    relay.send("post", "/api/v1/terminal/sessions", token)
+
+    # Appendix A's completion brings undeclared goods: a receipt without quantity control.
+    quantity = {"quantity_control": "none"}
+    api.patch("/api/v1/admin/business-processes/purchase-receipt", admin, quantity)
+    push = example("post", "/api/v1/documents")
+    push["target"] = {"pin": device["pin"]}
+    pushed = relay.send("post", "/api/v1/documents", accounting, push)["documents"][0]
+    instance = pushed["instances"][0]["id"]
+    terminal = "/api/v1/terminal/documents/{instance_id}"
+    claim = relay.send("post", terminal + "/claim", token, instance_id=instance)
+    complete = {**example("post", terminal + "/complete"), "claim_token": claim["claim_token"]}
+    done = relay.send("post", terminal + "/complete", token, complete, instance_id=instance)
+    relay.send("post", "/api/v1/results/ack", accounting, {"ids": [done["result_id"]]})
+
+    other = api.enroll(tenant, name="Склад-2")
+    push["documents"][0]["external_id"] = "ЗаказПоставщику-0000-000124"
+    second = relay.send("post", "/api/v1/documents", accounting, push)["documents"][0]
+    reroute = {"target": {"pin": other.pin}}
+    relay.send(
+        "post", "/api/v1/documents/{document_id}/reroute", accounting, reroute,
+        document_id=second["id"],
+    )  # fmt: skip
+    relay.send(
+        "post", "/api/v1/documents/{document_id}/cancel", accounting, document_id=second["id"]
+    )
+    push["documents"][0]["external_id"] = "ЗаказПоставщику-0000-000125"
+    third = relay.send("post", "/api/v1/documents", accounting, push)["documents"][0]
+    claim = api.claim(
+        Terminal(device["device_id"], device["pin"], token), third["instances"][0]["id"]
+    )
+    batch = example("post", "/api/v1/terminal/completions")
+    batch["completions"][0].update(
+        id=third["instances"][0]["id"], claim_token=claim.json["claim_token"]
+    )
+    answered = relay.send("post", "/api/v1/terminal/completions", token, batch)
+    assert answered["results"][0]["status"] == 200, answered
+
+    processes = "/api/v1/admin/business-processes/{key}"
+    patched = relay.send("patch", processes, admin, key="purchase-receipt")
+    put = {**example("put", processes), "version": patched["version"]}
+    relay.send("put", processes, admin, put, key="purchase-receipt")
+    relay.send("patch", "/api/v1/admin/devices/{device_id}", admin, device_id=other.device_id)
+
+    for name in ("products", "warehouses", "cells", "stock", "prices"):
+        relay.send("put", f"/api/v1/catalogs/{name}/items", accounting)
+    relay.send("put", "/api/v1/catalogs/{name}/items", accounting, name="return-reasons")
+    relay.send("post", "/api/v1/catalogs/{name}/delete", accounting, name="products")
+    upload = relay.send("post", "/api/v1/catalogs/{name}/uploads", accounting, name="prices")
+    packets = "/api/v1/catalogs/prices/uploads/{upload_id}/packets/{number}"
+    relay.send("put", packets, accounting, upload_id=upload["id"], number="1")
+    one = api.post(
+        "/api/v1/catalogs/warehouses/uploads", accounting, {"mode": "merge", "packets": 1}
+    ).json
+    relay.send(
+        "put", "/api/v1/catalogs/warehouses/uploads/{upload_id}/packets/{number}", accounting,
+        upload_id=one["id"], number="1",
+    )  # fmt: skip
+    relay.send(
+        "post", "/api/v1/catalogs/{name}/uploads/{upload_id}/commit", accounting,
+        name="warehouses", upload_id=one["id"],
+    )  # fmt: skip
+    assert relay.unlike == {}, simplejson.dumps(relay.unlike, indent=1, ensure_ascii=False)
