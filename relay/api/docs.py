@@ -1,9 +1,11 @@
 """What the OpenAPI document says beyond each view's schemas: the errors every operation may
-answer, which bodies are optional, the webhook the relay sends (SPEC §8, §11), and Appendix
-A's payloads as examples.
+answer, which bodies are optional, the bounds the server checks that a field's own schema does
+not say (the body parser's numbers, free maps of scalars, a one-kind target, process fields
+that must agree, each known catalog's items), the webhook the relay sends (SPEC §8, §11), and
+the examples of relay/api/examples.py.
 
 Written once here from what the code does (the auth decorator, the JSON parser, the limits),
-rather than repeated on every view.
+rather than repeated on every view. OpenAPI 3.0.3, which the Swagger UI the relay serves reads.
 """
 
 import copy
@@ -13,6 +15,7 @@ from relay import jsonutil, settings
 from relay.api.base import Api
 from relay.api.examples import AT, EXAMPLES, RESULT
 from relay.api.terminal.schemas import BatchCompletion
+from relay.catalogs import items
 from relay.catalogs.items import NAME as CATALOG_NAME
 from relay.processes.schema import KEY_PATTERN
 
@@ -340,33 +343,54 @@ def _digits_then_one(positions: int, tail: int) -> str:
 
 _INTEGER_DIGITS, _DECIMALS = 21, 20
 _FRACTION = f"(\\.[0-9]{{1,{_DECIMALS}}})?"
-_NONZERO_FRACTION = f"\\.({_digits_then_one(_DECIMALS, 0)})"
 
 
 def _catalog_decimal(sign: str) -> dict[str, Any]:
-    """A catalog number (qty, price, factor): a JSON number, or text like "89.90".
+    """A catalog number (qty, price): a JSON number, or text like "89.90".
 
-    ``sign`` is "any", "not_negative" or "positive". Its magnitude is 0 or within
-    [10^-20, 10^21) (relay.catalogs.items._bounded).
+    ``sign`` is "any" or "not_negative". Its magnitude is 0 or within [10^-20, 10^21)
+    (relay.catalogs.items._bounded).
     """
-    positive = {"minimum": 1e-20, "maximum": 1e21, "exclusiveMaximum": True}
-    ranges: list[dict[str, Any]] = [positive]
-    if sign != "positive":
-        ranges.insert(0, {"enum": [0]})
+    ranges: list[dict[str, Any]] = [
+        {"enum": [0]},
+        {"minimum": 1e-20, "maximum": 1e21, "exclusiveMaximum": True},
+    ]
     if sign == "any":
         ranges.append({"minimum": -1e21, "exclusiveMinimum": True, "maximum": -1e-20})
     number = {**JSON_NUMBER, "anyOf": ranges}
     number.pop("description")
-    whole = f"[0-9]{{1,{_INTEGER_DIGITS}}}"
+    whole = f"[0-9]{{1,{_INTEGER_DIGITS}}}{_FRACTION}"
     text_pattern = {
-        "any": f"^-?{whole}{_FRACTION}$",
-        "not_negative": f"^(-0{{1,{_INTEGER_DIGITS}}}(\\.0{{1,{_DECIMALS}}})?|{whole}{_FRACTION})$",
-        "positive": f"^(({_digits_then_one(_INTEGER_DIGITS, 0)}){_FRACTION}"
-        f"|0{{1,{_INTEGER_DIGITS}}}{_NONZERO_FRACTION})$",
+        "any": f"^-?{whole}$",
+        "not_negative": f"^(-0{{1,{_INTEGER_DIGITS}}}(\\.0{{1,{_DECIMALS}}})?|{whole})$",
     }[sign]
     return {
         "description": "A number, or text like 89.90 (digits, a point, digits).",
         "anyOf": [number, {"type": "string", "pattern": text_pattern}],
+    }
+
+
+def _packaging_factor() -> dict[str, Any]:
+    """A packaging's factor as relay.catalogs.items._factor takes it."""
+    digits, decimals = items.FACTOR_INTEGER_DIGITS, items.FACTOR_DECIMALS
+    step = float(f"1e-{decimals}")
+    number = {
+        "type": "number",
+        "minimum": 0,
+        "exclusiveMinimum": True,
+        "maximum": 10**digits,
+        "exclusiveMaximum": True,
+        "multipleOf": step,
+    }
+    fraction = f"(\\.[0-9]{{1,{decimals}}})?"
+    text = (
+        f"^(({_digits_then_one(digits, 0)}){fraction}"
+        f"|0{{1,{digits}}}\\.({_digits_then_one(decimals, 0)}))$"
+    )
+    return {
+        "description": f"Units in this packaging: above 0, below 10^{digits}, at most "
+        f"{decimals} decimals; a number, or text like 12 or 0.5.",
+        "anyOf": [number, {"type": "string", "pattern": text}, NULL],
     }
 
 
@@ -396,7 +420,7 @@ CATALOG_ITEMS: dict[str, dict[str, Any]] = {
                     "properties": {
                         "barcode": _text(100),
                         "unit": _text(64, nullable=True, least=0),
-                        "factor": {**_catalog_decimal("positive"), "nullable": True},
+                        "factor": _packaging_factor(),
                     },
                     "additionalProperties": False,
                 },

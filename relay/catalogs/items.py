@@ -73,7 +73,7 @@ NUMBER_TEXT = re.compile(r"^-?[0-9]{1,21}(\.[0-9]{1,20})?$")
 
 class _Decimal(fields.Decimal):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, str) and not NUMBER_TEXT.match(value):
+        if isinstance(value, str) and not NUMBER_TEXT.fullmatch(value):
             raise ma.ValidationError("Must be a number, or text like 89.90 or -3.")
         return super()._deserialize(value, attr, data, **kwargs)
 
@@ -92,13 +92,28 @@ def _bounded(value: Decimal) -> bool:
     return True
 
 
+# The barcode index keeps a packaging's factor as NUMERIC(20, 6) (a double on SQLite: 15
+# significant digits), and a lookup answers it from there: a factor it cannot hold exactly is
+# refused, not rounded (nor a numeric overflow, a 500, on PostgreSQL).
+FACTOR_INTEGER_DIGITS, FACTOR_DECIMALS = 9, 6
+
+
+def _factor(value: Decimal) -> bool:
+    exponent = value.as_tuple().exponent
+    if value <= 0 or value.adjusted() >= FACTOR_INTEGER_DIGITS:
+        raise ma.ValidationError(f"Must be above 0 and below 10^{FACTOR_INTEGER_DIGITS}.")
+    if isinstance(exponent, int) and exponent < -FACTOR_DECIMALS:
+        raise ma.ValidationError(f"At most {FACTOR_DECIMALS} decimal places.")
+    return True
+
+
 class Packaging(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
     barcode = _text(100, required=True)
     unit = _optional_text(64)
-    factor = _number(allow_none=True, validate=validate.Range(min=0, min_inclusive=False))
+    factor = _number(allow_none=True, validate=_factor)
 
 
 class Product(ItemSchema):

@@ -197,6 +197,27 @@ def test_a_barcode_twice_in_one_product_is_refused(api: Client, tenant: TenantKe
     assert "listed twice" in body["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "factor", [Decimal("1E+15"), Decimal("0.0000001"), "1000000000", 0, "1e3", "12\n"]
+)
+def test_a_factor_the_barcode_index_cannot_hold_is_refused(
+    api: Client, tenant: TenantKeys, factor: Any
+) -> None:
+    """Not rounded into the index, nor a numeric overflow (a 500) on PostgreSQL."""
+    item = product(1)
+    item["barcodes"][1]["factor"] = factor
+    body = merge(api, tenant, [item], expect=422)
+    assert "factor" in body["error"]["details"]["items"]["0"]["barcodes"]["1"]
+
+
+def test_the_largest_factor_is_kept_exactly(api: Client, tenant: TenantKeys) -> None:
+    item = product(1)
+    item["barcodes"][1]["factor"] = Decimal("999999999.999999")
+    merge(api, tenant, [item])
+    found = api.get("/api/v1/terminal/barcodes/14600000000001", api.enroll(tenant).token).json
+    assert found["factor"] == Decimal("999999999.999999")
+
+
 def test_limits_are_refused_with_clear_errors(app: Flask, api: Client, tenant: TenantKeys) -> None:
     app.config["CATALOG_PACKET_MAX_ITEMS"] = 3
     app.config["CATALOG_ITEM_MAX_BYTES"] = 300

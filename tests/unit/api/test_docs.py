@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relay import jsonutil
-from relay.api.docs import DATE_PATTERN, _catalog_decimal
+from relay.api.docs import DATE_PATTERN, _catalog_decimal, _packaging_factor
 from relay.api.fields import DocumentDate, Quantity
 from relay.catalogs import items
 
@@ -105,10 +105,12 @@ def test_quantity_bounds_are_the_documented_ones(value: Decimal, taken: bool) ->
     ("sign", "text"),
     [("any", "-3"), ("any", "0.5"), ("not_negative", "89.90"), ("not_negative", "-0.0"),
      ("positive", "12"), ("positive", "0.001"), ("positive", "0"), ("positive", "0.000"),
+     ("positive", "0.0000001"), ("positive", "999999999.5"), ("positive", "1" + "0" * 9),
      ("not_negative", "-1"), ("any", "1e5"), ("any", " 5"), ("any", "1" * 22)],
 )  # fmt: skip
 def test_catalog_number_text_is_what_the_server_takes(sign: str, text: str) -> None:
-    pattern = _catalog_decimal(sign)["anyOf"][1]["pattern"]
+    shown = _packaging_factor() if sign == "positive" else _catalog_decimal(sign)
+    pattern = shown["anyOf"][1]["pattern"]
     field = {
         "any": items.Stock().fields["qty"],
         "not_negative": items.Price().fields["price"],
@@ -120,3 +122,21 @@ def test_catalog_number_text_is_what_the_server_takes(sign: str, text: str) -> N
     except ma.ValidationError:
         server = False
     assert bool(re.fullmatch(pattern, text)) is server, (sign, text)
+
+
+@pytest.mark.parametrize(
+    ("value", "taken"),
+    [(Decimal("12"), True), (Decimal("0.000001"), True), (Decimal("0.0000001"), False),
+     (Decimal("999999999.999999"), True), (Decimal("1E+9"), False), (Decimal(0), False)],
+)  # fmt: skip
+def test_a_packaging_factor_fits_the_barcode_index(value: Decimal, taken: bool) -> None:
+    number = _packaging_factor()["anyOf"][0]
+    documented = (
+        0 < value < number["maximum"] and (value / Decimal(str(number["multipleOf"]))) % 1 == 0
+    )
+    try:
+        items.Packaging().load({"barcode": "4601234567890", "factor": value})
+        server = True
+    except ma.ValidationError:
+        server = False
+    assert server is documented is taken
