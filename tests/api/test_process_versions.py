@@ -2,6 +2,8 @@
 
 from typing import Any
 
+import pytest
+
 from tests.helpers import Client, TenantKeys, assert_error
 
 PROCESSES = "/api/v1/admin/business-processes"
@@ -93,10 +95,14 @@ def test_if_match_with_the_etag_works_the_same(api: Client, tenant: TenantKeys) 
 def test_read_only_fields_sent_back_changed_are_refused(api: Client, tenant: TenantKeys) -> None:
     body, _ = read(api, tenant, "stock-count")
     changed = {**body, "updated_at": "2020-01-01T00:00:00.000Z"}
-    error = assert_error(api.put(f"{PROCESSES}/stock-count", tenant.admin_key, changed), 422)
+    error = assert_error(
+        api.put(f"{PROCESSES}/stock-count", tenant.admin_key, changed), 422, "read_only_changed"
+    )
     assert "updated_at" in error["details"]["fields"]
     renamed = {**body, "key": "other"}
-    assert_error(api.put(f"{PROCESSES}/stock-count", tenant.admin_key, renamed), 422)
+    assert_error(
+        api.put(f"{PROCESSES}/stock-count", tenant.admin_key, renamed), 422, "key_mismatch"
+    )
     assert read(api, tenant, "stock-count")[0]["version"] == 1
 
 
@@ -111,3 +117,26 @@ def test_a_new_process_is_created_without_a_version(api: Client, tenant: TenantK
     created = api.put(f"{PROCESSES}/returns", tenant.admin_key, new)
     assert created.status_code == 200, created.json
     assert (created.json["key"], created.json["version"]) == ("returns", 1)
+
+
+@pytest.mark.parametrize(
+    ("method", "change", "code"),
+    [
+        ("put", {"assign_to": "device", "per_user_copy": True}, "process_fields_disagree"),
+        ("put", {"per_user_copy": True, "collective_work": True}, "process_fields_disagree"),
+        ("put", {"next_business_process": "price-check"}, "process_chain_loop"),
+        ("put", {"next_business_process": "nowhere"}, "unknown_business_process"),
+        ("patch", {"assign_to": "device"}, "process_fields_disagree"),
+        ("patch", {"next_business_process": "price-check"}, "process_chain_loop"),
+    ],
+)
+def test_refusals_a_schema_cannot_foresee_have_codes_of_their_own(
+    api: Client, tenant: TenantKeys, method: str, change: dict[str, Any], code: str
+) -> None:
+    """Rules of the address or of the stored process: the OpenAPI fuzz test accepts these."""
+    body, _ = read(api, tenant, "price-check")  # per_user_copy: true
+    sent = {**body, **change} if method == "put" else change
+    response = api.call(method.upper(), f"{PROCESSES}/price-check", tenant.admin_key, json=sent)
+    error = assert_error(response, 422, code)
+    assert error["details"]["fields"]
+    assert read(api, tenant, "price-check")[0]["version"] == 1

@@ -50,6 +50,11 @@ class ProcessIn(ExplainsUnknown, ProcessSchema):
     version = VERSION
     updated_at = UPDATED_AT
 
+    def _coherent(self, *_args: Any, **_kwargs: Any) -> None:
+        """Not at parsing: the body may leave out the key, which the address gives. The domain
+        checks the whole process once the key is in, and names a disagreement by its code
+        (process_fields_disagree, process_chain_loop)."""
+
 
 class ProcessPatch(ExplainsUnknown, ProcessSchema):
     """Some fields of a business process (PATCH); nested objects merge one level deep."""
