@@ -22,6 +22,7 @@ from relay.directory import auth
 from relay.directory.auth import Identity, Role
 from relay.errors import N_, BadRequest, Invalid, NotFound
 from relay.extensions import db
+from relay.patterns import Pattern
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -146,7 +147,7 @@ def cursor(pattern: str = UUID_PATTERN) -> ma.fields.String:
     """The ``after`` parameter of a list: exactly the form of the cursors it gives out."""
     return ma.fields.String(
         load_default=None,
-        validate=validate.Regexp(pattern, error="Not a cursor this list gives out."),
+        validate=Pattern(pattern, error="Not a cursor this list gives out."),
         metadata={"description": "Cursor from the previous page's `next`."},
     )
 

@@ -8,6 +8,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from relay.errors import N_, Invalid, first_field_error
+from relay.patterns import Pattern
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
@@ -36,7 +37,7 @@ class AssigneesSchema(_Strict):
     groups = ma.fields.List(ma.fields.String(validate=validate.Length(1, 100)), load_default=list)
 
 
-_FIELD_NAME = ma.fields.String(validate=validate.Regexp(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"))
+_FIELD_NAME = ma.fields.String(validate=Pattern(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"))
 
 
 class FieldsSchema(_Strict):
@@ -64,7 +65,7 @@ class FieldsSchema(_Strict):
 class ProcessSchema(_Strict):
     """A business process as written in YAML and as sent to the admin API."""
 
-    key = ma.fields.String(required=True, validate=validate.Regexp(KEY_PATTERN))
+    key = ma.fields.String(required=True, validate=Pattern(KEY_PATTERN))
     name = ma.fields.String(required=True, validate=validate.Length(1, 200))
     enabled = ma.fields.Boolean(load_default=True)
     source_document_type = ma.fields.String(required=True, validate=validate.Length(1, 200))
@@ -72,7 +73,7 @@ class ProcessSchema(_Strict):
     result_document_type = ma.fields.String(required=True, validate=validate.Length(1, 200))
     load_into_source_document = ma.fields.Boolean(load_default=False)
     next_business_process = ma.fields.String(
-        load_default=None, allow_none=True, validate=validate.Regexp(KEY_PATTERN)
+        load_default=None, allow_none=True, validate=Pattern(KEY_PATTERN)
     )
     assign_to = ma.fields.String(required=True, validate=validate.OneOf(["users", "device"]))
     assignees = ma.fields.Nested(AssigneesSchema, load_default=None, allow_none=True)

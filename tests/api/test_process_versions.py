@@ -140,3 +140,10 @@ def test_refusals_a_schema_cannot_foresee_have_codes_of_their_own(
     error = assert_error(response, 422, code)
     assert error["details"]["fields"]
     assert read(api, tenant, "price-check")[0]["version"] == 1
+
+
+def test_a_key_with_a_final_newline_is_no_process_key(api: Client, tenant: TenantKeys) -> None:
+    body, _ = read(api, tenant, "price-check")
+    new = {k: v for k, v in body.items() if k not in ("key", "version", "updated_at")}
+    assert_error(api.put(f"{PROCESSES}/returns%0A", tenant.admin_key, new), 422)
+    assert api.get(f"{PROCESSES}/returns%0A", tenant.admin_key).status_code == 404

@@ -10,10 +10,11 @@ from relay.api.base import PageArgs, Schema
 from relay.api.fields import DocumentDate, Identifier, OpenLine, Quantity, Timestamp
 from relay.documents.routing import Addressee
 from relay.models.document import INSTANCE_STATES
+from relay.patterns import Pattern
 
 
 class TargetSchema(Schema):
-    pin = ma.fields.String(validate=validate.Regexp(r"^\d{1,12}$", error="A PIN is digits only."))
+    pin = ma.fields.String(validate=Pattern(r"^[0-9]{1,12}$", error="A PIN is digits only."))
     device_id = ma.fields.UUID()
     # Empty lists are allowed (1C sends them when nobody is picked): no users and no groups at
     # all is the same as no target.
@@ -145,7 +146,7 @@ class DocumentQuery(PageArgs):
         metadata={"description": "Documents addressed to or held by this device."}
     )
     pin = ma.fields.String(
-        validate=validate.Regexp(r"^[0-9]{1,12}$", error="A PIN is digits."),
+        validate=Pattern(r"^[0-9]{1,12}$", error="A PIN is digits."),
         metadata={"description": "The same, by the device's PIN (an active device)."},
     )
     user = ma.fields.String(

@@ -6,8 +6,9 @@ from marshmallow import validate
 from relay.api.base import SPACE, PageArgs, Schema
 from relay.api.fields import DerivedList, Timestamp
 from relay.directory import users
+from relay.patterns import Pattern
 
-NAME = validate.Regexp(
+NAME = Pattern(
     rf"^[^{SPACE}/][^/]{{0,98}}[^{SPACE}/]$|^[^{SPACE}/]$",
     error="1 to 100 characters, no '/' and no spaces at the ends.",
 )

@@ -7,6 +7,7 @@ from marshmallow import validate
 
 from relay.api.base import ExplainsUnknown, Schema
 from relay.api.fields import Timestamp
+from relay.patterns import Pattern
 from relay.processes.schema import KEY_PATTERN, Process, ProcessSchema
 
 VERSION = ma.fields.Integer(
@@ -46,7 +47,7 @@ class ProcessIn(ExplainsUnknown, ProcessSchema):
     """A whole business process (PUT): the fields of a YAML file, as JSON, or a GET's body."""
 
     # The address names the process; the body may repeat its key.
-    key = ma.fields.String(validate=validate.Regexp(KEY_PATTERN))
+    key = ma.fields.String(validate=Pattern(KEY_PATTERN))
     version = VERSION
     updated_at = UPDATED_AT
 

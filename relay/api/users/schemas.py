@@ -7,8 +7,9 @@ from marshmallow import validate
 from relay.api.base import SPACE, PageArgs, Schema
 from relay.api.fields import DerivedList, DerivedTimestamp, Timestamp
 from relay.directory import throttle, users
+from relay.patterns import Pattern
 
-LOGIN = validate.Regexp(
+LOGIN = Pattern(
     rf"^[^{SPACE}/][^/]{{0,62}}[^{SPACE}/]$|^[^{SPACE}/]$",
     error="1 to 64 characters, no '/' and no spaces at the ends.",
 )
