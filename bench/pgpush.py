@@ -25,7 +25,15 @@ from typing import Any
 
 import psycopg
 
-from bench.common import OUT, RssSampler, machine, markdown_table, median
+from bench.common import (
+    OUT,
+    RssSampler,
+    cpu_between,
+    database_cpu,
+    machine,
+    markdown_table,
+    median,
+)
 from bench.run import PHASES, HotPath, servers
 
 PUSH = next(p for p in PHASES if p.name == "push")
@@ -153,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
             hot.one_run(PUSH, server, args.warmup)
         for n in range(1, args.runs + 1):
             bare_run = hot.one_run(PUSH, "bare", args.duration)
+            db_before = database_cpu(url)
             relay_run = hot.one_run(PUSH, "relay", args.duration)
+            db_ms = cpu_between(db_before, database_cpu(url)) * 1000 / max(1, relay_run.requests)
             taken = table_stats(url)
             stats.append(taken)
             if n in (1, args.runs):
@@ -169,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"**{relay_run.rps / bare_run.rps:.0%}**" if bare_run.rps else "–",
                     f"{relay_run.p99_ms:.0f}",
                     f"{relay_run.cpu_ms_per_request:.2f}",
+                    f"{db_ms:.2f}",
                     documents,
                     f"{devices.get('dead', 0)} / {devices.get('hot_updates', 0)}",
                     f"{sum(t['dead'] for t in taken.values())}",
@@ -185,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             "relay ÷ bare",
             "relay p99 ms",
             "worker CPU ms per push",
+            "PostgreSQL CPU ms per push",
             "documents stored",
             "devices: dead tuples / HOT updates",
             "dead tuples, all tables",

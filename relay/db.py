@@ -51,8 +51,17 @@ def configure(app: "Flask") -> None:
         options["max_overflow"] = app.config["DATABASE_POOL_SIZE"]
         # A connection broken by a database restart is replaced, not handed to a request.
         options["pool_pre_ping"] = True
+        # plan_cache_mode: every statement is planned for its own parameters. A generic plan,
+        # kept for the life of a connection, was chosen while the tables were small, and where
+        # no ANALYZE refreshes the statistics (autovacuum off, or not yet run) it stays: the
+        # foreign-key checks of each insert then walked all of a tenant's documents through
+        # an index on (tenant_id, number), and pushes slowed run after run as the table grew
+        # (bench/RESULTS.md, "The PostgreSQL slowdown"). Planning these statements costs less.
         options["connect_args"] = {
-            "options": f"-c lock_timeout={int(app.config['POSTGRES_LOCK_TIMEOUT_MS'])}",
+            "options": (
+                f"-c lock_timeout={int(app.config['POSTGRES_LOCK_TIMEOUT_MS'])}"
+                " -c plan_cache_mode=force_custom_plan"
+            ),
             "application_name": "relay",
         }
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options

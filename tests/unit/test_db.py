@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import text
 
 from relay import db as database
@@ -25,6 +26,16 @@ def test_a_postgresql_url_switches_the_engine(tmp_path: Path) -> None:
         assert (engine.dialect.name, engine.dialect.driver) == ("postgresql", "psycopg")
         assert engine.pool.size() == app.config["DATABASE_POOL_SIZE"]
     assert not (tmp_path / "relay.sqlite3").exists()
+
+
+def test_postgresql_connections_plan_each_statement_for_its_parameters(
+    app: Flask, pg_only: None
+) -> None:
+    """No generic plan made while a table was small outlives the table's growth."""
+    with app.app_context():
+        assert db.session.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
+        assert db.session.execute(text("SHOW lock_timeout")).scalar() != "0"
+        db.session.rollback()
 
 
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
