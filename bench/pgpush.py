@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -207,9 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ratios = [float(r[1]) / float(r[2]) for r in rows if float(r[2])]
     spread = (max(ratios) - min(ratios)) / median(ratios) if ratios else 0.0
+    given = " ".join(sys.argv[1:] if argv is None else argv)
     header = (
-        f"Machine: {machine()}. Date: {stamp}. Command: `python -m bench.pgpush "
-        f"{' '.join(argv or [])}`. PostgreSQL {settings['server_version']}, autovacuum "
+        f"Machine: {machine()}. Date: {stamp}. Command: `python -m bench.pgpush {given}`. "
+        f"PostgreSQL {settings['server_version']}, autovacuum "
         f"{settings['autovacuum']} (naptime {settings['autovacuum_naptime']}), shared_buffers "
         f"{settings['shared_buffers']}. Relay ÷ bare across runs: {min(ratios):.0%}–"
         f"{max(ratios):.0%} (spread {spread:.0%} of the median)."

@@ -553,6 +553,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
+    load_before = os.getloadavg()[0]
     given = " ".join(sys.argv[1:] if argv is None else argv)
     if os.environ.get("MAKELEVEL"):
         command = f"make bench BENCH_ARGS='{given}'" if given else "make bench"
@@ -610,7 +611,8 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - started
     header = (
         f"Machine: {machine()}. Date: {stamp}. Command: `{command}` "
-        f"(took {elapsed / 60:.1f} min). Preliminary: measured while other jobs ran.\n"
+        f"(took {elapsed / 60:.1f} min). Load average (1 min) before the run: {load_before:.2f} "
+        f"(the bench's own load is not in it; {os.cpu_count()} cores).\n"
     )
     hot_md = header + "\n" + "\n".join(hot_tables) + "\n" + RATIO_NOTE
     cycle_md = (
