@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from werkzeug.test import TestResponse
 
 from relay import create_app
@@ -18,6 +19,23 @@ from relay.directory import tenants
 from relay.extensions import db
 from tests.factories import doc as doc
 from tests.factories import stock_lines as stock_lines
+
+
+@contextmanager
+def sql_sent(app: Flask) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement the app's engine sends inside the block, with its parameters."""
+    sent: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        sent.append((statement, parameters))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
 
 
 @dataclass

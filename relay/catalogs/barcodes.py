@@ -3,7 +3,7 @@
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, select
 
 from relay.errors import N_, NotFound
 from relay.extensions import db
@@ -19,22 +19,25 @@ def _number(value: Decimal | None) -> int | Decimal | None:
     return int(value) if value == value.to_integral_value() else value.normalize()
 
 
+def carrying(tenant_id: int, barcode: str, *columns: Any) -> Select[Any]:
+    """The barcode index's rows for ``barcode`` (one probe), each with ``columns`` of its item."""
+    return (
+        select(CatalogBarcode, *columns)
+        .join(
+            CatalogItem,
+            and_(
+                CatalogItem.tenant_id == CatalogBarcode.tenant_id,
+                CatalogItem.catalog == CatalogBarcode.catalog,
+                CatalogItem.id == CatalogBarcode.item_id,
+            ),
+        )
+        .where(CatalogBarcode.tenant_id == tenant_id, CatalogBarcode.barcode == barcode)
+    )
+
+
 def lookup(tenant_id: int, barcode: str) -> dict[str, Any]:
     """Find what a barcode names: one probe of the barcode index, joined to its item."""
-    rows = list(
-        db.session.execute(
-            select(CatalogBarcode, CatalogItem.data)
-            .join(
-                CatalogItem,
-                and_(
-                    CatalogItem.tenant_id == CatalogBarcode.tenant_id,
-                    CatalogItem.catalog == CatalogBarcode.catalog,
-                    CatalogItem.id == CatalogBarcode.item_id,
-                ),
-            )
-            .where(CatalogBarcode.tenant_id == tenant_id, CatalogBarcode.barcode == barcode)
-        )
-    )
+    rows = list(db.session.execute(carrying(tenant_id, barcode, CatalogItem.data)))
     if not rows:
         raise NotFound(
             N_("Barcode %(barcode)s is in no catalog of this relay.", barcode=barcode[:100]),

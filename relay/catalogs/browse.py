@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 
+from relay.catalogs.barcodes import carrying
 from relay.catalogs.changes import find
 from relay.extensions import db
 from relay.models import Catalog, CatalogBarcode, CatalogItem, CatalogPacket, CatalogUpload
@@ -261,17 +262,7 @@ def by_barcode(tenant_id: int, barcode: str, limit: int = 50) -> list[Match]:
     if not barcode or len(barcode) > 100:
         return []
     rows = db.session.execute(
-        select(CatalogBarcode, CatalogItem.data, CatalogItem.version)
-        .join(
-            CatalogItem,
-            and_(
-                CatalogItem.tenant_id == CatalogBarcode.tenant_id,
-                CatalogItem.catalog == CatalogBarcode.catalog,
-                CatalogItem.id == CatalogBarcode.item_id,
-            ),
-        )
-        .where(CatalogBarcode.tenant_id == tenant_id, CatalogBarcode.barcode == barcode)
-        .limit(limit)
+        carrying(tenant_id, barcode, CatalogItem.data, CatalogItem.version).limit(limit)
     )
     out = []
     for code, data, version in rows:

@@ -13,35 +13,15 @@ external_id can win. What each request does is listed in its test.
 
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event
 
 from relay.extensions import db
-from tests.helpers import Client, TenantKeys, Terminal
+from tests.helpers import Client, TenantKeys, Terminal, sql_sent
 
 LINES = 20
-
-
-@contextmanager
-def statements(app: Flask) -> Iterator[list[str]]:
-    """The statements the app's engine sends inside the block, one line each."""
-    sent: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(re.sub(r"\s+", " ", statement)[:120])
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def sqlite(app: Flask) -> bool:
@@ -85,8 +65,8 @@ def ceiling(app: Flask, on_sqlite: int, on_postgres: int) -> int:
     return on_sqlite if sqlite(app) else on_postgres
 
 
-def check(sent: list[str], most: int) -> None:
-    listing = "\n  ".join(sent)
+def check(sent: list[tuple[str, Any]], most: int) -> None:
+    listing = "\n  ".join(re.sub(r"\s+", " ", statement)[:120] for statement, _ in sent)
     assert len(sent) <= most, f"{len(sent)} statements, at most {most} wanted:\n  {listing}"
 
 
@@ -102,7 +82,7 @@ def test_a_push_of_one_20_line_document_to_a_pin(
 ) -> None:
     """Token; process version; device by PIN; the external_id (locked); document, event,
     instance, addressee; the device's inbox counter."""
-    with statements(app) as sent:
+    with sql_sent(app) as sent:
         push(api, tenant, terminal)
     check(sent, ceiling(app, 11, 11))
 
@@ -111,7 +91,7 @@ def test_a_claim(app: Flask, api: Client, tenant: TenantKeys, terminal: Terminal
     """Token; instance, document and addressees (locked); the instance, its inbox flag, the
     device's counter, the event."""
     instance = push(api, tenant, terminal)
-    with statements(app) as sent:
+    with sql_sent(app) as sent:
         api.claim(terminal, instance)
     check(sent, ceiling(app, 8, 6))
 
@@ -124,7 +104,7 @@ def test_a_completion_of_20_lines(
     instance = push(api, tenant, terminal)
     api.claim(terminal, instance)
     lines = [{"line_id": str(n), "qty": 10} for n in range(1, LINES + 1)]
-    with statements(app) as sent:
+    with sql_sent(app) as sent:
         api.complete(terminal, instance, lines)
     check(sent, ceiling(app, 10, 8))
 
@@ -142,7 +122,7 @@ def test_an_acknowledgement_of_a_page_costs_the_same_for_1_and_for_10_results(
     ids = [r["id"] for r in api.get("/api/v1/results", tenant.accounting_key).json["results"]]
     counts = []
     for page in (ids[:1], ids[1:]):
-        with statements(app) as sent:
+        with sql_sent(app) as sent:
             response = api.post("/api/v1/results/ack", tenant.accounting_key, {"ids": page})
         assert response.status_code == 200, response.json
         assert len(response.json["processed"]) == len(page)
@@ -154,7 +134,7 @@ def test_an_acknowledgement_of_a_page_costs_the_same_for_1_and_for_10_results(
 def test_an_unchanged_inbox_poll(app: Flask, api: Client, terminal: Terminal) -> None:
     """The token, whose row carries the inbox counters the ETag is made of: nothing else."""
     etag = api.get("/api/v1/terminal/documents", terminal.token).headers["ETag"]
-    with statements(app) as sent:
+    with sql_sent(app) as sent:
         response = api.get(
             "/api/v1/terminal/documents", terminal.token, headers={"If-None-Match": etag}
         )

@@ -2,16 +2,13 @@
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
-from sqlalchemy import event
 
 from relay.db import transaction
-from relay.extensions import db
-from tests.helpers import Client, TenantKeys, doc
+from tests.helpers import Client, TenantKeys, doc, sql_sent
 from tests.web.conftest import PASSWORD, Console, csrf_of, make_account
 
 
@@ -235,22 +232,6 @@ def test_language_switch_sticks(admin_console: Console):
     assert "Устройства" in russian.text
 
 
-@contextmanager
-def counted(app: Flask) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-
-
 def _bulk_documents(app: Flask, tenant: TenantKeys, count: int) -> None:
     """Insert ``count`` queued documents with their instances (rows as a push writes them)."""
     from relay.ids import new_id
@@ -301,12 +282,12 @@ def test_overview_and_documents_list_take_a_bounded_number_of_queries(
     app: Flask, tenant: TenantKeys, admin_console: Console
 ):
     _bulk_documents(app, tenant, 10_000)
-    with counted(app) as statements:
+    with sql_sent(app) as statements:
         overview = admin_console.client.get("/admin/")
     assert overview.status_code == 200
     assert 'id="state-queued">10000<' in overview.text
     overview_count = len(statements)
-    with counted(app) as statements:
+    with sql_sent(app) as statements:
         listed = admin_console.client.get("/admin/documents?state=queued")
     assert listed.status_code == 200
     assert listed.text.count("/admin/documents/") >= 50

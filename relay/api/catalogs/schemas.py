@@ -5,17 +5,7 @@ from marshmallow import validate
 
 from relay import settings
 from relay.api.base import Schema
-
-PRODUCT_EXAMPLE = {
-    "id": "p-001",
-    "name": "Молоко 1 л",
-    "unit": "шт",
-    "article": "MLK-1",
-    "barcodes": [
-        {"barcode": "4601234567890"},
-        {"barcode": "14601234567897", "unit": "кор", "factor": 12},
-    ],
-}
+from relay.api.examples import PRODUCT as PRODUCT_EXAMPLE
 
 ITEMS_DESCRIPTION = (
     "Items keyed by the accounting side's `id`. Known catalogs are validated: `products` "

@@ -1,34 +1,14 @@
 """The console's document search: by external id or number, across processes, by index."""
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import pytest
 from flask import Flask
-from sqlalchemy import event
 
 from relay.db import transaction
 from relay.documents import browse
 from relay.documents.routing import Target
 from relay.extensions import db
 from tests.factories import doc, enroll, identity, push_docs
-from tests.helpers import TenantKeys
-
-
-@contextmanager
-def statements() -> Iterator[list[tuple[str, Any]]]:
-    seen: list[tuple[str, Any]] = []
-
-    def keep(_conn, _cursor, statement, parameters, *_args):  # type: ignore[no-untyped-def]
-        seen.append((statement, parameters))
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", keep)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", keep)
+from tests.helpers import TenantKeys, sql_sent
 
 
 def test_search_finds_by_external_id_or_number_across_processes(
@@ -67,7 +47,7 @@ def test_search_finds_by_external_id_or_number_across_processes(
 def test_search_is_two_index_probes_on_sqlite(app_ctx: Flask, tenant: TenantKeys) -> None:
     if db.engine.dialect.name != "sqlite":
         pytest.skip("the plan of an unanalyzed SQLite file; PostgreSQL's is in bench/RESULTS.md")
-    with statements() as seen:
+    with sql_sent(app_ctx) as seen:
         browse.find(tenant.id, browse.Filters(text="000777"), before=None, limit=50)
     statement, parameters = next((s, p) for s, p in seen if "FROM documents" in s)
     plan = " | ".join(
